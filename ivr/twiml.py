@@ -1,0 +1,193 @@
+"""Pure TwiML building and call stepping: plain values in, TwiML text or a next step out."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from twilio.twiml.voice_response import Gather, VoiceResponse
+
+from .flow import Flow, Node
+
+KEYS = "0123456789*#"
+# Dial outcomes Twilio reports in DialCallStatus; anything but "completed" means nobody talked.
+DIAL_ANSWERED = "completed"
+
+AudioLookup = Callable[[str, str], "str | None"]
+
+
+@dataclass(frozen=True)
+class State:
+    """Where a call is, carried in the action URL's query string: no server-side session."""
+
+    node: str
+    lang: str
+    silences: int = 0
+    invalid: int = 0
+
+    def query(self) -> str:
+        """Encode the state for an action URL."""
+        return urlencode({"node": self.node, "lang": self.lang, "s": self.silences, "i": self.invalid})
+
+
+@dataclass(frozen=True)
+class Step:
+    """What to play next: a node, notices spoken first, and the counters it carries."""
+
+    node: str
+    notices: tuple[str, ...] = ()
+    silences: int = 0
+    invalid: int = 0
+    reprompt: bool = False
+    event: str = "entered"
+
+
+def parse_key(digits: str | None) -> str:
+    """Return the one key a caller pressed, '' for none, '?' for anything that is not a key."""
+    if not digits:
+        return ""
+    digits = digits.strip()
+    if not digits:
+        return ""
+    return digits if len(digits) == 1 and digits in KEYS else "?"
+
+
+def step(flow: Flow, state: State, key: str) -> Step:
+    """Decide where a key (or '' for silence) at a node leads; never raises for any input."""
+    node = flow.nodes.get(state.node)
+    if node is None:
+        return Step(flow.start, event="unknown_node")
+    if node.next and key == "":
+        return Step(node.next)
+    if key == "":
+        silences = state.silences + 1
+        if silences >= flow.limits.silences:
+            return Step(flow.on_limit, event="silence_limit")
+        last = silences == flow.limits.silences - 1
+        notice = flow.system_prompts["silence_last" if last else "silence"]
+        return Step(node.id, (notice,), silences, state.invalid, reprompt=True, event="silence")
+    global_key = flow.global_keys.get(key)
+    if global_key is not None:
+        if global_key.action == "goto" and global_key.node:
+            return Step(global_key.node, event="key")
+        if global_key.action == "back":
+            return Step(flow.back_of(node.id), event="key")
+        return Step(node.id, event="key")
+    if node.next:
+        # A key pressed during a message that goes straight on is meant for the next menu.
+        return step(flow, State(node.next, state.lang), key)
+    option = node.option(key)
+    if option is not None:
+        return Step(option.goto, event="key")
+    invalid = state.invalid + 1
+    if invalid >= flow.limits.invalid_keys:
+        return Step(flow.on_limit, event="invalid_limit")
+    return Step(
+        node.id, (flow.system_prompts["invalid"],), state.silences, invalid, reprompt=True, event="invalid"
+    )
+
+
+def dial_step(flow: Flow, state: State, status: str | None) -> Step:
+    """Decide where a transfer goes after Twilio reports the Dial's outcome."""
+    node = flow.nodes.get(state.node)
+    if node is None or node.kind != "transfer":
+        return Step(flow.start, event="unknown_node")
+    if (status or "").strip().lower() == DIAL_ANSWERED:
+        return Step(node.on_answered or flow.on_limit, event="transfer_answered")
+    return Step(node.on_failed or flow.start, node.failed_say, event="transfer_failed")
+
+
+class Renderer:
+    """Build TwiML for a flow. Everything here is derived from the flow and its audio only,
+    so documents are built once and kept."""
+
+    def __init__(self, flow: Flow, base: str = "/voice", audio: AudioLookup | None = None) -> None:
+        self.flow = flow
+        self.base = base
+        self.audio = audio
+        self._cache: dict[tuple[object, ...], str] = {}
+
+    def render(self, step: Step, lang: str, caller_id: str | None = None) -> str:
+        """Return the TwiML document for a step."""
+        key = (step.node, step.notices, step.silences, step.invalid, step.reprompt, lang, caller_id)
+        cached = self._cache.get(key)
+        if cached is None:
+            cached = str(self._build(step, lang, caller_id))
+            if len(self._cache) < 20_000:
+                self._cache[key] = cached
+        return cached
+
+    def safe(self, lang: str) -> str:
+        """Return the TwiML played when anything goes wrong: 999 advice, Refuge, an offer to connect."""
+        flow = self.flow
+        lang = lang if lang in flow.catalogue.languages else flow.default_language
+        response = VoiceResponse()
+        menu = flow.nodes[flow.start].next or flow.start
+        gather = self._gather(response, State(menu, lang), flow.limits.gather_timeout)
+        for pid in flow.safe_say:
+            self.speak(gather, pid, lang)
+        response.redirect(f"{self.base}/gather?{State(menu, lang).query()}", method="POST")
+        return str(response)
+
+    def speak(self, verb: VoiceResponse | Gather, prompt_id: str, lang: str) -> None:
+        """Add one prompt: its fresh audio if there is some, else <Say> with the language's voice."""
+        url = self.audio(prompt_id, lang) if self.audio else None
+        if url:
+            verb.play(url)
+            return
+        voice = self.flow.voices.get(lang)
+        verb.say(
+            self.flow.catalogue.text(prompt_id, lang),
+            voice=voice.say_voice if voice else None,
+            language=voice.say_language if voice else None,
+        )
+
+    def _gather(self, response: VoiceResponse, state: State, timeout: int) -> Gather:
+        return response.gather(
+            input="dtmf",
+            action=f"{self.base}/gather?{state.query()}",
+            method="POST",
+            num_digits=1,
+            finish_on_key="",
+            timeout=timeout,
+            action_on_empty_result=True,
+        )
+
+    def _build(self, step: Step, lang: str, caller_id: str | None) -> VoiceResponse:
+        flow = self.flow
+        node = flow.nodes[step.node]
+        response = VoiceResponse()
+        state = State(node.id, lang, step.silences, step.invalid)
+        if node.kind in ("menu", "message"):
+            timeout = flow.limits.pass_timeout if node.next else flow.limits.gather_timeout
+            gather = self._gather(response, state, timeout)
+            for pid in step.notices + self._body(node, step.reprompt):
+                self.speak(gather, pid, lang)
+            # Reached only if a platform ignores actionOnEmptyResult: same request as silence.
+            response.redirect(f"{self.base}/gather?{state.query()}", method="POST")
+        elif node.kind == "transfer":
+            for pid in step.notices + node.say:
+                self.speak(response, pid, lang)
+            contact = flow.contacts[node.contact or ""]
+            dial = response.dial(
+                action=f"{self.base}/dial?{state.query()}",
+                method="POST",
+                timeout=flow.limits.dial_timeout,
+                caller_id=caller_id or None,
+                answer_on_bridge=True,
+            )
+            dial.number(contact.e164)
+        else:
+            for pid in step.notices + node.say:
+                self.speak(response, pid, lang)
+            response.hangup()
+        return response
+
+    @staticmethod
+    def _body(node: Node, reprompt: bool) -> tuple[str, ...]:
+        options = tuple(o.say for o in node.options)
+        # After a wrong key or a silence, a long message is not read again: only its choices.
+        if reprompt and node.kind == "message" and options:
+            return options
+        return node.say + options

@@ -1,0 +1,148 @@
+"""Blueprint /voice: Twilio's webhooks. Thin: read the request, step the flow, return TwiML."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from flask import Blueprint, Response, abort, current_app, request
+from twilio.request_validator import RequestValidator
+
+from .twiml import State, dial_step, parse_key, step
+from .twiml import Step as FlowStep
+
+bp = Blueprint("voice", __name__, url_prefix="/voice")
+log = logging.getLogger(__name__)
+
+METHODS = ["GET", "POST"]
+NODE_ID = re.compile(r"^[A-Za-z0-9_]{1,64}$")
+CALLER_ID = re.compile(r"^\+[1-9]\d{6,14}$")
+
+
+def services():  # type: ignore[no-untyped-def]
+    """Return the shared services of the running app."""
+    return current_app.extensions["ivr"]
+
+
+@bp.before_request
+def check_signature() -> None:
+    """Refuse any request Twilio did not sign, whenever an auth token is configured."""
+    validator: RequestValidator | None = services().validator
+    if validator is None:
+        return
+    signature = request.headers.get("X-Twilio-Signature", "")
+    params = request.form if request.method == "POST" else {}
+    if not signature or not validator.validate(request.url, params, signature):
+        log.warning(
+            "refused a %s request to %s without a valid Twilio signature", request.method, request.path
+        )
+        abort(403)
+
+
+@bp.route("", methods=METHODS)
+def incoming() -> Response:
+    """Answer a new call with the greeting."""
+    live = services().live.current()
+    lang = live.flow.default_language
+    return _answer(FlowStep(live.flow.start, event="call_started"), lang, key=None)
+
+
+@bp.route("/gather", methods=METHODS)
+def gather() -> Response:
+    """Act on the key a caller pressed, or on their silence."""
+    live = services().live.current()
+    state = _state()
+    key = parse_key(request.values.get("Digits"))
+    return _answer(step(live.flow, state, key), state.lang, key=key or None, at=state.node)
+
+
+@bp.route("/dial", methods=METHODS)
+def dial() -> Response:
+    """Act on the outcome of a transfer."""
+    live = services().live.current()
+    state = _state()
+    status = request.values.get("DialCallStatus", "")
+    outcome = _word(status)
+    return _answer(dial_step(live.flow, state, status), state.lang, key=None, at=state.node, outcome=outcome)
+
+
+@bp.route("/status", methods=METHODS)
+def status() -> Response:
+    """Accept Twilio's call status callback: note how the call ended."""
+    duration = request.values.get("CallDuration", "")
+    _record(
+        "ended",
+        node=None,
+        lang=None,
+        outcome=_word(request.values.get("CallStatus", "")),
+        duration=int(duration) if duration.isdigit() else None,
+    )
+    return Response(status=204)
+
+
+@bp.route("/fallback", methods=METHODS)
+def fallback() -> Response:
+    """Always answer safe TwiML: the URL for Twilio's 'primary handler fails' setting."""
+    return safe_twiml()
+
+
+def safe_twiml(lang: str | None = None) -> Response:
+    """Return the 999 advice, the Refuge number and an offer to connect, as 200 TwiML."""
+    live = services().live.current()
+    text = live.safe.get(lang or "") or live.safe[live.flow.default_language]
+    return Response(text, status=200, mimetype="text/xml")
+
+
+def _answer(
+    next_step: FlowStep, lang: str, key: str | None, at: str | None = None, outcome: str | None = None
+) -> Response:
+    live = services().live.current()
+    caller_id = _caller_id() if live.flow.nodes[next_step.node].kind == "transfer" else None
+    body = live.renderer.render(next_step, lang, caller_id)
+    _record(next_step.event, node=at or next_step.node, lang=lang, key=key, outcome=outcome)
+    if next_step.event != "entered" or at:
+        _record("entered", node=next_step.node, lang=lang)
+    return Response(body, mimetype="text/xml")
+
+
+def _state() -> State:
+    live = services().live.current()
+    args = request.args
+    node = args.get("node", "")
+    lang = args.get("lang", "")
+    return State(
+        node=node if NODE_ID.match(node) else live.flow.start,
+        lang=lang if lang in live.flow.languages else live.flow.default_language,
+        silences=_small_int(args.get("s")),
+        invalid=_small_int(args.get("i")),
+    )
+
+
+def _small_int(value: str | None) -> int:
+    return min(int(value), 1000) if value and value.isdigit() and len(value) < 5 else 0
+
+
+def _word(value: str) -> str:
+    """Keep a Twilio status word only if it looks like one (it is stored and shown)."""
+    value = value.strip().lower()
+    return value if re.fullmatch(r"[a-z-]{1,20}", value) else "unknown"
+
+
+def _caller_id() -> str | None:
+    """Return the caller ID Refuge sees: the configured one, else this line's own number."""
+    configured = current_app.config.get("CALLER_ID") or ""
+    if configured:
+        return str(configured)
+    to = request.values.get("To", "")
+    return to if CALLER_ID.match(to) else None
+
+
+def _record(event: str, **fields: object) -> None:
+    """Append an anonymous journey event; a failing store never reaches the caller."""
+    journeys = services().journeys
+    if journeys is None:
+        return
+    try:
+        journeys.record(request.values.get("CallSid", ""), event, **fields)
+    except Exception:  # noqa: BLE001 - the call must go on whatever the store does
+        log.warning("journey event dropped", exc_info=True)

@@ -1,0 +1,71 @@
+"""Read YAML files keeping the line of every mapping key, for problems that name a line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class LineDict(dict):  # type: ignore[type-arg]
+    """A dict that remembers the 1-based line of each key and of itself."""
+
+    line: int | None = None
+    key_lines: dict[Any, int]
+
+    def line_of(self, key: Any) -> int | None:
+        """Return the line where `key` is written, else the line of the mapping."""
+        return self.key_lines.get(key, self.line)
+
+
+class _Loader(yaml.SafeLoader):
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> LineDict:  # type: ignore[override]
+        result = LineDict()
+        result.line = node.start_mark.line + 1
+        result.key_lines = {}
+        for key_node, value_node in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if not isinstance(key, str | int):
+                raise yaml.constructor.ConstructorError(
+                    None, None, "a key must be a word or a number", key_node.start_mark
+                )
+            if key in result:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} is written twice", key_node.start_mark
+                )
+            result[key] = self.construct_object(value_node, deep=True)
+            result.key_lines[key] = key_node.start_mark.line + 1
+        return result
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _Loader.construct_mapping)
+
+
+class YamlError(Exception):
+    """A file that is not readable YAML; carries the file and line."""
+
+    def __init__(self, path: Path, line: int | None, reason: str) -> None:
+        super().__init__(f"{path}:{line or '?'}: {reason}")
+        self.path = path
+        self.line = line
+        self.reason = reason
+
+
+def load(path: Path) -> tuple[Any, bytes]:
+    """Load a YAML file; return the data and the raw bytes it was read from."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise YamlError(path, None, f"cannot read the file: {exc.strerror or exc}") from exc
+    try:
+        return yaml.load(raw, Loader=_Loader), raw  # noqa: S506 - a SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        reason = " ".join(str(p) for p in (exc.context, exc.problem) if p) or str(exc)
+        raise YamlError(path, line, f"not valid YAML: {reason}") from exc
+    except yaml.YAMLError as exc:
+        raise YamlError(path, None, f"not valid YAML: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise YamlError(path, None, "not UTF-8 text") from exc
