@@ -14,7 +14,8 @@ KEYS = "0123456789*#"
 # Dial outcomes Twilio reports in DialCallStatus; anything but "completed" means nobody talked.
 DIAL_ANSWERED = "completed"
 
-AudioLookup = Callable[[str, str], "str | None"]
+# (prompt id, language, slow) -> absolute URL of fresh audio for it, or None to use <Say>.
+AudioLookup = Callable[[str, str, bool], "str | None"]
 
 
 @dataclass(frozen=True)
@@ -132,7 +133,7 @@ class Renderer:
 
     def speak(self, verb: VoiceResponse | Gather, prompt_id: str, lang: str) -> None:
         """Add one prompt: its fresh audio if there is some, else <Say> with the language's voice."""
-        url = self.audio(prompt_id, lang) if self.audio else None
+        url = self.audio(prompt_id, lang, False) if self.audio else None
         if url:
             verb.play(url)
             return

@@ -1,0 +1,5 @@
+"""`python -m ivr …` runs the `ivr` command."""
+
+from .cli import cli
+
+cli()
