@@ -8,11 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, request
+from sqlalchemy import Engine
 from twilio.request_validator import RequestValidator
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import config
+from . import config, db
 from .live import LiveFlow
 
 log = logging.getLogger(__name__)
@@ -24,6 +25,7 @@ class Services:
 
     live: LiveFlow
     validator: RequestValidator | None
+    engine: Engine
     journeys: Any = None
 
 
@@ -43,7 +45,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
             "Set it before this line takes real calls."
         )
     live = LiveFlow(Path(app.config["PROMPTS_DIR"]), float(app.config["FLOW_RELOAD_SECONDS"]))
-    app.extensions["ivr"] = Services(live=live, validator=RequestValidator(token) if token else None)
+    engine = db.make_engine(db.database_url(app))
+    app.extensions["ivr"] = Services(
+        live=live, validator=RequestValidator(token) if token else None, engine=engine
+    )
 
     from . import voice
 

@@ -10,6 +10,7 @@ from flask.cli import FlaskGroup
 
 from . import config, create_app
 from . import flow as flowmod
+from .db import db_cli
 
 
 @click.group(cls=FlaskGroup, create_app=create_app, add_version_option=False)
@@ -75,3 +76,6 @@ def simulate(keys: tuple[str, ...], twiml: bool) -> None:
             click.echo(turn.twiml)
     if len(call.turns) < len(pressed):
         click.echo(f"(the call ended before: {' '.join(pressed[len(call.turns) :])})")
+
+
+cli.add_command(db_cli)

@@ -1,0 +1,57 @@
+"""The service's database: one SQLAlchemy engine from IVR_DATABASE_URL, SQLite by default.
+
+Modules declare their tables on `metadata`; `ivr db upgrade` (and start-up, where safe)
+creates what is missing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+from sqlalchemy import Engine, MetaData, create_engine, event
+
+metadata = MetaData()
+db_cli = AppGroup("db", help="The journey and account database.")
+
+
+def database_url(app: Flask) -> str:
+    """Return the configured SQLAlchemy URL, else a SQLite file in the instance folder."""
+    url = str(app.config.get("DATABASE_URL") or "")
+    if url:
+        return url
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{Path(app.instance_path) / 'ivr.sqlite3'}"
+
+
+def make_engine(url: str) -> Engine:
+    """Create an engine; SQLite gets WAL and a short lock wait so a busy file never stalls a call."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 0.5, "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=500")
+            cursor.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, pool_timeout=1)
+
+
+def upgrade(engine: Engine) -> list[str]:
+    """Create the tables that do not exist yet; return their names."""
+    with engine.begin() as connection:
+        existing = set(engine.dialect.get_table_names(connection))
+        metadata.create_all(connection)
+    return [name for name in metadata.tables if name not in existing]
+
+
+@db_cli.command("upgrade")
+def upgrade_command() -> None:
+    """Create or bring up to date the database schema."""
+    created = upgrade(current_app.extensions["ivr"].engine)
+    click.echo(f"created: {', '.join(created)}" if created else "schema is up to date")
