@@ -53,6 +53,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from . import voice
 
     app.register_blueprint(voice.bp)
+    from . import admin
+
+    admin.init_app(app)
     _register_errors(app)
 
     @app.get("/health")

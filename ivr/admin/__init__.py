@@ -1,0 +1,138 @@
+"""Blueprint /admin: the console for staff and admins, behind a sign-in, apart from /voice."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import Blueprint, Flask, abort, current_app, redirect, request, url_for
+from flask_login import LoginManager, current_user
+from flask_wtf.csrf import CSRFProtect
+from limits import parse
+from limits.storage import storage_from_string
+from limits.strategies import MovingWindowRateLimiter
+
+from . import users
+
+bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates", static_folder="static")
+csrf = CSRFProtect()
+F = TypeVar("F", bound=Callable[..., Any])
+
+OPEN_ENDPOINTS = {"admin.login", "admin.static"}
+CSP = "; ".join(
+    [
+        "default-src 'self'",
+        "img-src 'self' data:",
+        "media-src 'self' blob:",
+        "style-src 'self'",
+        "script-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+        "form-action 'self'",
+    ]
+)
+HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Permissions-Policy": "microphone=(self), camera=(), geolocation=()",
+}
+
+
+class LoginLimiter:
+    """Count sign-in attempts per address in a moving window (limits' storage: memory or redis)."""
+
+    def __init__(self, rule: str, storage_uri: str) -> None:
+        self.rule = parse(rule)
+        self.window = MovingWindowRateLimiter(storage_from_string(storage_uri))
+
+    def hit(self, who: str) -> bool:
+        """Count one attempt; return False once the address has used up its allowance."""
+        return bool(self.window.hit(self.rule, "admin-login", who))
+
+
+def init_app(app: Flask) -> None:
+    """Add the console: accounts table, sessions, CSRF, sign-in limits and the blueprint."""
+    app.config.setdefault("ADMIN_LOGIN_LIMIT", "10 per minute")
+    app.config.setdefault("ADMIN_LIMIT_STORAGE", "memory://")
+    app.config.setdefault("ADMIN_UPLOAD_BYTES", 20 * 1024 * 1024)
+    # Session cookies only over https, unless IVR_COOKIE_SECURE=0 (plain http on one's own machine).
+    app.config["SESSION_COOKIE_SECURE"] = str(app.config.get("COOKIE_SECURE", "1")).lower() not in (
+        "0",
+        "false",
+        "no",
+    )
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    if not app.config.get("SESSION_COOKIE_SAMESITE"):
+        app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    # CSRF is checked by this blueprint only: Twilio's webhooks carry signatures, not tokens.
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", 8 * 3600)
+    csrf.init_app(app)
+
+    manager = LoginManager()
+    manager.login_view = "admin.login"
+    manager.login_message = "Please sign in."
+    manager.session_protection = "strong"
+    manager.user_loader(lambda session_id: users.by_session_id(app.extensions["ivr"].engine, session_id))
+    manager.init_app(app)
+
+    users.users.create(app.extensions["ivr"].engine, checkfirst=True)
+    app.extensions["ivr_admin_login"] = LoginLimiter(
+        app.config["ADMIN_LOGIN_LIMIT"], app.config["ADMIN_LIMIT_STORAGE"]
+    )
+
+    from . import auth, figures, library, review, sim  # noqa: F401 - their routes join bp
+
+    app.register_blueprint(bp)
+
+
+@bp.before_request
+def guard() -> Any:
+    """Check the CSRF token of every write, and the sign-in of every page but the sign-in page."""
+    if request.endpoint == "admin.upload":
+        # Recordings are bigger than a webhook's form: allow them here only (Flask 3.1 per request).
+        request.max_content_length = current_app.config["ADMIN_UPLOAD_BYTES"]
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        csrf.protect()
+    if request.endpoint in OPEN_ENDPOINTS:
+        return None
+    if not current_user.is_authenticated:
+        if request.method == "GET" and not request.path.startswith("/admin/api/"):
+            return redirect(url_for("admin.login", next=request.full_path.rstrip("?")))
+        abort(401)
+    return None
+
+
+@bp.after_request
+def security_headers(response):  # type: ignore[no-untyped-def]
+    """Send the console's security headers; keep signed-in pages out of caches."""
+    for name, value in HEADERS.items():
+        response.headers.setdefault(name, value)
+    if request.endpoint != "admin.static":
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def require(role: str) -> Callable[[F], F]:
+    """Allow a view to admins, and to staff too when role is 'staff'."""
+
+    def decorate(view: F) -> F:
+        @wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            if role == "admin" and not current_user.is_admin:
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped  # type: ignore[return-value]
+
+    return decorate
+
+
+def services() -> Any:
+    """Return the shared services of the running app."""
+    return current_app.extensions["ivr"]

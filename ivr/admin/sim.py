@@ -1,0 +1,102 @@
+"""The call simulator: a keypad page whose every step is a signed request to the real /voice."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from flask import current_app, jsonify, render_template, request
+from werkzeug.exceptions import BadRequest
+
+from ..simulator import DIAL_OUTCOMES, Call, Turn
+from ..twiml import KEYS
+from . import bp, services
+
+SID = re.compile(r"^CA[0-9a-f]{32}$")
+PENDING = re.compile(r"^/voice/(gather|dial)\?[A-Za-z0-9_=&%.+-]{0,300}$")
+OUTCOMES = ("answered", "busy", "no-answer", "failed")
+
+
+@bp.get("/simulator")
+def simulator() -> str:
+    """Show the keypad, the transcript and each step's TwiML."""
+    live = services().live.current()
+    return render_template(
+        "admin/simulator.html",
+        keys=["1", "2", "3", "4", "5", "6", "7", "8", "9", "*", "0", "#"],
+        outcomes=OUTCOMES,
+        version=live.flow.version,
+        signed=bool(current_app.config.get("TWILIO_AUTH_TOKEN")),
+    )
+
+
+@bp.post("/api/sim")
+def sim_step() -> Any:
+    """Play one step of a simulated call; the browser keeps the call's state (its pending URLs)."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise BadRequest("send a JSON object")
+    action = body.get("action")
+    call = Call(current_app._get_current_object())  # type: ignore[attr-defined]
+    sid = str(body.get("sid") or "")
+    if SID.match(sid):
+        call.sid = sid
+    if action == "start":
+        turn = call.start()
+    elif action in ("press", "silence"):
+        call.turns.append(_pending(gather_action=_url(body.get("gather"), "gather")))
+        if action == "silence":
+            turn = call.silence()
+        else:
+            key = str(body.get("key") or "")
+            if len(key) != 1 or key not in KEYS:
+                raise BadRequest("a key is one of 0-9, * and #")
+            turn = call.press(key)
+    elif action == "dial":
+        outcome = str(body.get("outcome") or "")
+        if outcome not in DIAL_OUTCOMES:
+            raise BadRequest(f"the outcome is one of: {', '.join(OUTCOMES)}")
+        call.turns.append(_pending(dial_action=_url(body.get("dial"), "dial")))
+        turn = call.dial_outcome(outcome)
+    else:
+        raise BadRequest("the action is start, press, silence or dial")
+    return jsonify(_describe(turn, call.sid))
+
+
+def _url(value: object, kind: str) -> str:
+    url = str(value or "")
+    match = PENDING.match(url)
+    if not match or match.group(1) != kind:
+        raise BadRequest(f"the call is not waiting for a {'key' if kind == 'gather' else 'transfer'}")
+    return url
+
+
+def _pending(**urls: str) -> Turn:
+    """Stand in for the previous answer: only its action URL matters to the next request."""
+    return Turn(request="", params={}, status=200, twiml="", **urls)  # type: ignore[arg-type]
+
+
+def _node_of(url: str | None) -> str | None:
+    if not url:
+        return None
+    return (parse_qs(urlsplit(url).query).get("node") or [None])[0]
+
+
+def _describe(turn: Turn, sid: str) -> dict[str, Any]:
+    gather = turn.gather_action or turn.redirect
+    return {
+        "sid": sid,
+        "request": turn.request,
+        "params": {k: v for k, v in turn.params.items() if k in ("Digits", "DialCallStatus", "CallStatus")},
+        "status": turn.status,
+        "twiml": turn.twiml,
+        "says": turn.says,
+        "plays": turn.plays,
+        "gather": gather if not turn.hangup else None,
+        "dial": turn.dial_action,
+        "dial_number": turn.dial_number,
+        "hangup": turn.hangup,
+        "ended": turn.ended,
+        "node": _node_of(turn.dial_action or gather),
+    }

@@ -1,0 +1,162 @@
+// The call simulator: each action is posted to the console, which signs it and sends it to /voice.
+// The simulated call's state (its sid and pending action URLs) lives here, in the page.
+(function () {
+  "use strict";
+  const root = document.getElementById("sim");
+  const api = root.dataset.api;
+  const csrf = root.dataset.csrf;
+  const statusLine = document.getElementById("sim-status");
+  const transcript = document.getElementById("transcript");
+  const player = document.getElementById("player");
+  const sound = document.getElementById("sound");
+  const callBtn = document.getElementById("call-btn");
+  const hangupBtn = document.getElementById("hangup-btn");
+  const silenceBtn = document.getElementById("silence-btn");
+  const outcomes = document.getElementById("dial-outcomes");
+  const keys = Array.from(document.querySelectorAll(".key"));
+  let call = null;
+  let queue = [];
+
+  function setState() {
+    const waitingKey = Boolean(call && call.gather);
+    keys.forEach((k) => { k.disabled = !waitingKey; });
+    silenceBtn.disabled = !waitingKey;
+    outcomes.disabled = !(call && call.dial);
+    hangupBtn.disabled = !call;
+    callBtn.disabled = Boolean(call);
+  }
+
+  function stopSound() {
+    queue = [];
+    player.pause();
+    if (window.speechSynthesis) { window.speechSynthesis.cancel(); }
+  }
+
+  function playNext() {
+    const item = queue.shift();
+    if (!item || !sound.checked) { return; }
+    if (item.url) {
+      player.src = item.url;
+      player.onended = playNext;
+      player.play().catch(playNext);
+    } else if (window.speechSynthesis && window.speechSynthesis.getVoices().length) {
+      const utterance = new SpeechSynthesisUtterance(item.text);
+      utterance.lang = document.documentElement.lang;
+      utterance.onend = playNext;
+      window.speechSynthesis.speak(utterance);
+    } else {
+      playNext();
+    }
+  }
+
+  function addTurn(label, turn) {
+    const li = document.createElement("li");
+    li.className = "turn";
+    const h = document.createElement("h3");
+    h.textContent = label;
+    li.appendChild(h);
+    const heard = document.createElement("ul");
+    heard.className = "heard";
+    turn.says.forEach((text) => {
+      const item = document.createElement("li");
+      item.className = "say";
+      item.textContent = text;
+      heard.appendChild(item);
+    });
+    turn.plays.forEach((url) => {
+      const item = document.createElement("li");
+      item.className = "play";
+      item.textContent = "Plays a recording: " + url;
+      heard.appendChild(item);
+    });
+    if (turn.dial_number) {
+      const item = document.createElement("li");
+      item.className = "dial";
+      item.textContent = "Transfers the call to " + turn.dial_number;
+      heard.appendChild(item);
+    }
+    if (turn.ended) {
+      const item = document.createElement("li");
+      item.className = "ended";
+      item.textContent = "The call ends.";
+      heard.appendChild(item);
+    }
+    li.appendChild(heard);
+    const details = document.createElement("details");
+    const summary = document.createElement("summary");
+    summary.textContent = "TwiML from " + turn.request + " (HTTP " + turn.status + ")";
+    const pre = document.createElement("pre");
+    pre.className = "twiml";
+    pre.textContent = turn.twiml;
+    details.appendChild(summary);
+    details.appendChild(pre);
+    li.appendChild(details);
+    transcript.appendChild(li);
+    li.scrollIntoView({ block: "nearest" });
+  }
+
+  async function send(label, body) {
+    stopSound();
+    if (call) { body.sid = call.sid; body.gather = call.gather; body.dial = call.dial; }
+    let turn;
+    try {
+      const response = await fetch(api, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", "X-CSRFToken": csrf },
+        body: JSON.stringify(body),
+        credentials: "same-origin",
+      });
+      if (!response.ok) { throw new Error("HTTP " + response.status); }
+      turn = await response.json();
+    } catch (error) {
+      statusLine.textContent = "The step failed: " + error.message;
+      return;
+    }
+    addTurn(label, turn);
+    if (turn.ended) {
+      call = null;
+      statusLine.textContent = "The call has ended.";
+    } else {
+      call = { sid: turn.sid, gather: turn.gather, dial: turn.dial };
+      statusLine.textContent = turn.dial
+        ? "Transferring to " + turn.dial_number + ": choose how the transfer ends."
+        : "At " + turn.node + ": press a key, or stay silent.";
+    }
+    setState();
+    queue = turn.plays.map((url) => ({ url: url })).concat(turn.says.map((text) => ({ text: text })));
+    if (turn.plays.length) {
+      // Keep the order of the document: recordings and texts as they came.
+      queue = [];
+      const doc = new DOMParser().parseFromString(turn.twiml, "text/xml");
+      doc.querySelectorAll("Say, Play").forEach((el) => {
+        queue.push(el.tagName === "Play" ? { url: el.textContent.trim() } : { text: el.textContent.trim() });
+      });
+    }
+    playNext();
+  }
+
+  callBtn.addEventListener("click", () => {
+    transcript.textContent = "";
+    call = null;
+    send("The call starts", { action: "start" });
+  });
+  hangupBtn.addEventListener("click", () => {
+    stopSound();
+    call = null;
+    statusLine.textContent = "You hung up.";
+    setState();
+  });
+  keys.forEach((k) => k.addEventListener("click", () => {
+    send("You pressed " + k.dataset.key, { action: "press", key: k.dataset.key });
+  }));
+  silenceBtn.addEventListener("click", () => send("You stayed silent", { action: "silence" }));
+  document.querySelectorAll(".outcome").forEach((b) => b.addEventListener("click", () => {
+    send("The transfer was " + b.dataset.outcome, { action: "dial", outcome: b.dataset.outcome });
+  }));
+  document.addEventListener("keydown", (event) => {
+    if (!call || !call.gather || event.target.closest("input, select, textarea")) { return; }
+    const key = keys.find((k) => k.dataset.key === event.key);
+    if (key) { key.click(); }
+  });
+  setState();
+})();

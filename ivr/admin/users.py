@@ -1,0 +1,205 @@
+"""Console accounts: a table on the shared metadata, hashed passwords, and `ivr users`."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+from sqlalchemy import Column, DateTime, Engine, Integer, String, Table, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from ..db import metadata
+
+ROLES = ("admin", "staff")
+NAME = re.compile(r"^[A-Za-z0-9_.@-]{2,64}$")
+MIN_PASSWORD = 12
+
+users = Table(
+    "admin_users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("role", String(16), nullable=False),
+    Column("password_hash", String(256), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# Checked when a name is unknown, so a wrong name takes as long as a wrong password.
+_DUMMY_HASH = generate_password_hash("not a password of anyone")
+
+
+class UserError(ValueError):
+    """A name, role or password that cannot be accepted; the message says why."""
+
+
+@dataclass(frozen=True)
+class User:
+    """A signed-in console user, as Flask-Login needs one."""
+
+    id: int
+    name: str
+    role: str
+    password_hash: str
+
+    is_authenticated = True
+    is_active = True
+    is_anonymous = False
+
+    @property
+    def session_token(self) -> str:
+        """Return a token that changes when the password changes, ending older sessions."""
+        return hashlib.sha256(self.password_hash.encode()).hexdigest()[:16]
+
+    def get_id(self) -> str:
+        """Return what the session remembers: the id and the password's token."""
+        return f"{self.id}.{self.session_token}"
+
+    @property
+    def is_admin(self) -> bool:
+        """Tell whether the user may do everything."""
+        return self.role == "admin"
+
+
+def _row_user(row) -> User:  # type: ignore[no-untyped-def]
+    return User(row.id, row.name, row.role, row.password_hash)
+
+
+def check_new(name: str, role: str, password: str) -> None:
+    """Raise UserError unless the name, role and password are acceptable."""
+    if not NAME.match(name):
+        raise UserError("a name is 2 to 64 letters, digits or . _ @ -")
+    if role not in ROLES:
+        raise UserError(f"the role must be one of: {', '.join(ROLES)}")
+    if len(password) < MIN_PASSWORD:
+        raise UserError(f"the password must be at least {MIN_PASSWORD} characters")
+
+
+def add(engine: Engine, name: str, role: str, password: str) -> User:
+    """Create an account; raise UserError if the name is taken or anything is unacceptable."""
+    check_new(name, role, password)
+    values = {
+        "name": name,
+        "role": role,
+        "password_hash": generate_password_hash(password),
+        "created_at": datetime.now(UTC),
+    }
+    try:
+        with engine.begin() as connection:
+            connection.execute(insert(users).values(**values))
+    except IntegrityError as exc:
+        raise UserError(f"there is already a user called {name!r}") from exc
+    found = by_name(engine, name)
+    assert found is not None
+    return found
+
+
+def set_password(engine: Engine, name: str, password: str) -> None:
+    """Replace a user's password (which signs them out everywhere)."""
+    user = by_name(engine, name)
+    if user is None:
+        raise UserError(f"there is no user called {name!r}")
+    check_new(name, user.role, password)
+    with engine.begin() as connection:
+        connection.execute(
+            update(users).where(users.c.id == user.id).values(password_hash=generate_password_hash(password))
+        )
+
+
+def remove(engine: Engine, name: str) -> bool:
+    """Delete an account; return whether there was one."""
+    with engine.begin() as connection:
+        return connection.execute(delete(users).where(users.c.name == name)).rowcount > 0
+
+
+def by_name(engine: Engine, name: str) -> User | None:
+    """Return the user with this name, if any."""
+    with engine.connect() as connection:
+        row = connection.execute(select(users).where(users.c.name == name)).first()
+    return _row_user(row) if row else None
+
+
+def by_session_id(engine: Engine, session_id: str) -> User | None:
+    """Return the user a session names, unless the password changed since it signed in."""
+    ident, _, token = session_id.partition(".")
+    if not ident.isdigit():
+        return None
+    with engine.connect() as connection:
+        row = connection.execute(select(users).where(users.c.id == int(ident))).first()
+    user = _row_user(row) if row else None
+    return user if user is not None and user.session_token == token else None
+
+
+def authenticate(engine: Engine, name: str, password: str) -> User | None:
+    """Return the user if the name and password match, else None (in about the same time)."""
+    user = by_name(engine, name) if NAME.match(name) else None
+    if user is None:
+        check_password_hash(_DUMMY_HASH, password)
+        return None
+    return user if check_password_hash(user.password_hash, password) else None
+
+
+def all_users(engine: Engine) -> list[User]:
+    """Return every account, by name."""
+    with engine.connect() as connection:
+        return [_row_user(r) for r in connection.execute(select(users).order_by(users.c.name))]
+
+
+users_cli = AppGroup("users", help="Accounts of the admin console.")
+
+
+def _engine() -> Engine:
+    return current_app.extensions["ivr"].engine
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin or not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    return str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
+
+
+@users_cli.command("add")
+@click.argument("name")
+@click.option("--role", type=click.Choice(ROLES), required=True, help="admin: everything; staff: prompts.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
+def add_command(name: str, role: str, password_stdin: bool) -> None:
+    """Create a console account; the password is asked for (or read from stdin)."""
+    try:
+        add(_engine(), name, role, _read_password(password_stdin))
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"added {role} {name}")
+
+
+@users_cli.command("password")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
+def password_command(name: str, password_stdin: bool) -> None:
+    """Set a new password for an account (signing it out everywhere)."""
+    try:
+        set_password(_engine(), name, _read_password(password_stdin))
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"password changed for {name}")
+
+
+@users_cli.command("remove")
+@click.argument("name")
+def remove_command(name: str) -> None:
+    """Delete an account."""
+    if not remove(_engine(), name):
+        raise click.ClickException(f"there is no user called {name!r}")
+    click.echo(f"removed {name}")
+
+
+@users_cli.command("list")
+def list_command() -> None:
+    """List the accounts and their roles (never their passwords)."""
+    for user in all_users(_engine()):
+        click.echo(f"{user.name}\t{user.role}")
