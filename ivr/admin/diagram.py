@@ -10,7 +10,7 @@ from markupsafe import escape
 from ..flow import Flow, Node
 
 BOX_W, BOX_H = 180, 46
-COL_W, ROW_H = 270, 76
+COL_W, ROW_H = 250, 92
 MARGIN_X, MARGIN_Y = 20, 90
 # Fill, stroke and the word shown under the id; presentation attributes so the file stands alone.
 KIND_STYLE = {
@@ -95,8 +95,13 @@ def svg(flow: Flow) -> str:
         "</marker></defs>",
         _legend(flow),
     ]
+    slots: dict[str, int] = {}
     for edge in edges(flow):
-        parts.append(_edge(edge, places))
+        backward = places[edge.target][0] <= places[edge.source][0]
+        slot = slots.get(edge.source, 0)
+        parts.append(_edge(edge, places, slot))
+        if backward:
+            slots[edge.source] = slot + 1
     for nid in order(flow):
         parts.append(_node(flow.nodes[nid], places[nid], flow))
     parts.append("</svg>")
@@ -124,31 +129,31 @@ def _legend(flow: Flow) -> str:
     return '<g class="legend">' + "".join(items) + "</g>"
 
 
-def _edge(edge: Edge, places: dict[str, tuple[int, int]]) -> str:
+def _edge(edge: Edge, places: dict[str, tuple[int, int]], slot: int) -> str:
     sx, sy = places[edge.source]
     tx, ty = places[edge.target]
-    forward = tx > sx
-    if forward:
-        x1, y1 = sx + BOX_W, sy + BOX_H / 2
-        x2, y2 = tx, ty + BOX_H / 2
-        bend = (x2 - x1) / 2
-        d = f"M{x1},{y1} C{x1 + bend},{y1} {x2 - bend},{y2} {x2},{y2}"
-        lx, ly = x1 + (x2 - x1) * 0.3, y1 + (y2 - y1) * 0.3 - 4
-        style = 'stroke="#374151"'
-    else:
-        # Back to an earlier column (or the same one): a dashed arc under the boxes.
-        x1, y1 = sx + BOX_W / 2, sy + BOX_H
-        x2, y2 = tx + BOX_W / 2, ty + BOX_H
-        drop = 24 + abs(x1 - x2) / 12
-        d = f"M{x1},{y1} C{x1},{y1 + drop} {x2},{y2 + drop} {x2},{y2}"
-        lx, ly = x1 + 4, y1 + 14
-        style = 'stroke="#9ca3af" stroke-dasharray="4 3"'
     label = escape(edge.label)
-    return (
+    head = (
         f'<g class="edge" data-from="{escape(edge.source)}" data-to="{escape(edge.target)}">'
         f"<title>{escape(edge.source)} → {escape(edge.target)}: {label}</title>"
-        f'<path d="{d}" fill="none" {style} stroke-width="1.4" marker-end="url(#arrow)"/>'
-        f'<text x="{lx:.0f}" y="{ly:.0f}" font-size="11" fill="#111827">{label}</text></g>'
+    )
+    if tx <= sx:
+        # Back to an earlier column (or the same one): written under the box, not drawn across the page.
+        y = sy + BOX_H + 13 + 13 * slot
+        return (
+            f'{head}<text x="{sx + 6}" y="{y}" font-size="11" fill="#374151">'
+            f"{label} → {escape(edge.target)}</text></g>"
+        )
+    x1, y1 = sx + BOX_W, sy + BOX_H / 2
+    x2, y2 = tx, ty + BOX_H / 2
+    bend = (x2 - x1) / 2
+    d = f"M{x1},{y1} C{x1 + bend},{y1} {x2 - bend},{y2} {x2},{y2}"
+    # The label sits on the curve's midpoint, with a white halo so crossing lines do not hide it.
+    lx, ly = (x1 + x2) / 2, (y1 + y2) / 2 + 4
+    return (
+        f'{head}<path d="{d}" fill="none" stroke="#374151" stroke-width="1.4" marker-end="url(#arrow)"/>'
+        f'<text x="{lx:.0f}" y="{ly:.0f}" font-size="11" fill="#111827" text-anchor="middle" '
+        f'stroke="#ffffff" stroke-width="3" paint-order="stroke">{label}</text></g>'
     )
 
 
