@@ -15,6 +15,7 @@ from werkzeug.wrappers import Response
 
 from ..flow import Flow
 from . import bp, services
+from .review import readable
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +99,7 @@ def prompt(prompt_id: str, lang: str) -> str:
         row=row,
         prompt_id=prompt_id,
         lang=lang,
-        text=flow.catalogue.text(prompt_id, lang),
+        text=readable(flow, prompt_id, lang),
         history=history,
         has_library=lib is not None,
         limit_mb=current_app.config["ADMIN_UPLOAD_BYTES"] // (1024 * 1024),
@@ -135,15 +136,15 @@ def upload(prompt_id: str, lang: str) -> Response:
     upload.stream.seek(0)
     if not looks_like_audio(head):
         return _answer(False, f"{original}: this file is not audio.", prompt_id, lang, 400)
-    from ..audio import AudioRejected
+    from ..audio import AudioError
 
     fd, temp = tempfile.mkstemp(suffix=suffix, prefix="upload-")
     os.close(fd)
     try:
         upload.save(temp)
         lib.import_recording(flow, prompt_id, lang, Path(temp), original)
-    except AudioRejected as exc:
-        return _answer(False, f"{original}: refused: {exc}", prompt_id, lang, 400)
+    except AudioError as exc:
+        return _answer(False, f"{original}: refused: {exc.reason}", prompt_id, lang, 400)
     finally:
         Path(temp).unlink(missing_ok=True)
     services().live.refresh()
@@ -159,11 +160,11 @@ def rollback(prompt_id: str, lang: str) -> Response:
     lib = audio_library()
     if lib is None:
         return _answer(False, "This build has no audio library.", prompt_id, lang, 501)
-    from ..audio import AudioRejected
+    from ..audio import AudioError
 
     try:
         lib.rollback(flow, prompt_id, lang)
-    except (AudioRejected, LookupError, ValueError) as exc:
-        return _answer(False, f"Nothing to roll back to: {exc}", prompt_id, lang, 400)
+    except AudioError as exc:
+        return _answer(False, f"Nothing to roll back to: {exc.reason}", prompt_id, lang, 400)
     services().live.refresh()
     return _answer(True, f"{prompt_id} ({lang}) is back to its previous audio.", prompt_id, lang)
