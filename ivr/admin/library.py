@@ -10,7 +10,6 @@ from types import SimpleNamespace
 from typing import Any
 
 from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
-from werkzeug.utils import secure_filename
 from werkzeug.wrappers import Response
 
 from ..flow import Flow
@@ -128,7 +127,8 @@ def upload(prompt_id: str, lang: str) -> Response:
     upload = request.files.get("audio")
     if upload is None or not upload.filename:
         return _answer(False, "Choose a file to upload.", prompt_id, lang, 400)
-    original = secure_filename(upload.filename) or "recording"
+    # Kept as the person named it (shown escaped); only its last path part, and not too long.
+    original = upload.filename.replace("\\", "/").rsplit("/", 1)[-1].strip()[:120] or "recording"
     suffix = Path(original).suffix.lower()
     if suffix not in EXTENSIONS:
         return _answer(False, f"{original}: not an audio file this line takes.", prompt_id, lang, 400)

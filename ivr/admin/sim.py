@@ -38,7 +38,9 @@ def sim_step() -> Any:
     if not isinstance(body, dict):
         raise BadRequest("send a JSON object")
     action = body.get("action")
-    call = Call(current_app._get_current_object())  # type: ignore[attr-defined]
+    # Sent as if to this console's own host, so that audio URLs in the answers play in this page.
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    call = Call(app, base_url=request.host_url.rstrip("/"))
     sid = str(body.get("sid") or "")
     if SID.match(sid):
         call.sid = sid

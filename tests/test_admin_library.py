@@ -1,0 +1,162 @@
+"""The prompt library: states, uploads through the audio library's checks, history and rollback."""
+
+from __future__ import annotations
+
+import io
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from tests.admin_helpers import csrf_token, https_client, make_users, sign_in
+from tests.conftest import post_signed
+
+pytest.importorskip("ivr.audio", reason="the prompt library needs the audio library (ivr/audio.py)")
+audio_helpers = pytest.importorskip("tests.audio_helpers")
+
+PAGE = "/admin/prompts/main_menu_intro/en-GB"
+UPLOAD = PAGE + "/upload"
+
+
+@pytest.fixture
+def web(app):
+    make_users(app)
+    client = https_client(app)
+    sign_in(client, "sam")
+    client.token = csrf_token(client, PAGE)
+    return client
+
+
+def upload(web, path=None, name="take.wav", data=None, fetch=False):
+    """Send a file through the upload form (or as the page's recorder does)."""
+    body = data if data is not None else path.read_bytes()
+    headers = {"X-Requested-With": "fetch"} if fetch else {}
+    return web.post(
+        UPLOAD,
+        data={"csrf_token": web.token, "audio": (io.BytesIO(body), name)},
+        headers=headers,
+        content_type="multipart/form-data",
+    )
+
+
+def voice(path, seconds=1.0):
+    """A short voice-like take: werkzeug's test client spools bodies over 500 kB to an unclosed file."""
+    return audio_helpers.make_voice(path, seconds=seconds, lead=0.3, tail=0.3)
+
+
+def state_of(app, prompt_id="main_menu_intro"):
+    flow = app.extensions["ivr"].live.current().flow
+    rows = app.extensions["ivr"].audio.status(flow)
+    return next(r for r in rows if r.prompt_id == prompt_id and r.lang == "en-GB" and not r.slow)
+
+
+def test_library_lists_every_prompt_with_its_state(web, flow):
+    page = web.get("/admin/prompts").get_data(as_text=True)
+    for pid in flow.catalogue.languages["en-GB"].texts:
+        assert f'id="row-{pid}"' in page
+    assert page.count('data-state="missing"') == len(flow.catalogue.languages["en-GB"].texts)
+    only_fresh = web.get("/admin/prompts?state=fresh").get_data(as_text=True)
+    assert "data-state=" not in only_fresh
+
+
+@pytest.mark.parametrize("suffix", [".wav", ".mp3", ".ogg", ".webm"])
+def test_an_upload_becomes_fresh_and_plays_on_the_line(web, app, tmp_path, suffix):
+    take = voice(tmp_path / f"take{suffix}")
+    response = upload(web, take, name=f"studio take{suffix}")
+    assert response.status_code == 302, response.get_data(as_text=True)
+    row = state_of(app)
+    assert (row.state, row.source) == ("fresh", "recording")
+    page = web.get(PAGE).get_data(as_text=True)
+    assert "now plays your recording" in page
+    assert 'id="prompt-state">fresh<' in page
+    # The caller's line now plays it: the main menu's first prompt is a <Play> of that file.
+    root = ET.fromstring(
+        post_signed(app.test_client(), "/voice/gather?node=greeting&lang=en-GB&s=0&i=0", {}).get_data()
+    )
+    assert any(p.text.endswith(row.url) for p in root.iter("Play"))
+
+
+def test_the_recorder_gets_json(web, app, tmp_path):
+    take = voice(tmp_path / "browser.webm")
+    response = upload(web, take, name="browser-recording.webm", fetch=True)
+    assert response.status_code == 200
+    assert response.get_json() == {"ok": True, "message": "main_menu_intro (en-GB) now plays your recording."}
+
+
+@pytest.mark.parametrize(
+    "name,data,reason",
+    [
+        ("notes.wav", b"this is plain text, not sound at all", "not audio"),
+        ("tool.exe", b"MZ\x90\x00" + b"\x00" * 100, "not an audio file"),
+        ("fake.wav", b"RIFF\x00\x00\x00\x00WAVEjunkjunkjunk", "refused"),
+        ("", b"RIFF", "Choose a file"),
+    ],
+    ids=["text-as-wav", "wrong-type", "broken-wav", "no-file"],
+)
+def test_bad_uploads_are_refused_and_nothing_changes(web, app, name, data, reason):
+    response = upload(web, name=name, data=data, fetch=True)
+    assert response.status_code == 400
+    assert reason in response.get_json()["message"]
+    assert state_of(app).state == "missing"
+
+
+def test_a_silent_recording_is_refused(web, app, tmp_path):
+    silent = audio_helpers.make_silence(tmp_path / "silent.wav")
+    response = upload(web, silent, name="silent.wav", fetch=True)
+    assert response.status_code == 400
+    assert state_of(app).state == "missing"
+
+
+def test_uploaded_names_are_shown_escaped(web, app, tmp_path):
+    take = voice(tmp_path / "take.wav")
+    response = upload(web, take, name="<img src=x onerror=alert(1)>.wav")
+    assert response.status_code == 302
+    page = web.get(PAGE).get_data(as_text=True)
+    assert "<img src=x" not in page
+    assert "&lt;img src=x onerror=alert(1)&gt;.wav" in page
+
+
+def test_uploads_are_size_limited(app, tmp_path):
+    app.config["ADMIN_UPLOAD_BYTES"] = 10_000
+    make_users(app)
+    web = https_client(app)
+    sign_in(web, "sam")
+    web.token = csrf_token(web, PAGE)
+    take = voice(tmp_path / "long.wav")
+    assert take.stat().st_size > 10_000
+    assert upload(web, take).status_code == 413
+    assert state_of(app).state == "missing"
+
+
+def test_history_and_rollback(web, app, tmp_path):
+    first = voice(tmp_path / "first.wav", seconds=0.8)
+    second = voice(tmp_path / "second.wav", seconds=1.5)
+    assert upload(web, first, name="first.wav").status_code == 302
+    assert upload(web, second, name="second.wav").status_code == 302
+    assert state_of(app).original_name == "second.wav"
+    page = web.get(PAGE).get_data(as_text=True)
+    assert page.count("<tr") >= 3 and "(playing)" in page
+    response = web.post(PAGE + "/rollback", data={"csrf_token": web.token})
+    assert response.status_code == 302
+    assert state_of(app).original_name == "first.wav"
+    again = web.post(PAGE + "/rollback", data={"csrf_token": web.token}, headers={"X-Requested-With": "fetch"})
+    assert again.status_code == 400
+    assert "no earlier version" in again.get_json()["message"]
+
+
+def test_unknown_prompts_and_languages_are_not_found(web):
+    assert web.get("/admin/prompts/no_such_prompt/en-GB").status_code == 404
+    assert web.get("/admin/prompts/main_menu_intro/xx-XX").status_code == 404
+    bad = web.post("/admin/prompts/no_such_prompt/en-GB/upload", data={"csrf_token": web.token})
+    assert bad.status_code == 404
+
+
+def test_anonymous_uploads_get_nothing(app, tmp_path):
+    make_users(app)
+    web = https_client(app)
+    token = csrf_token(web)
+    take = voice(tmp_path / "take.wav")
+    response = web.post(
+        UPLOAD, data={"csrf_token": token, "audio": (io.BytesIO(take.read_bytes()), "take.wav")}
+    )
+    assert response.status_code == 401
+    assert state_of(app).state == "missing"
