@@ -138,7 +138,9 @@ def test_history_and_rollback(web, app, tmp_path):
     response = web.post(PAGE + "/rollback", data={"csrf_token": web.token})
     assert response.status_code == 302
     assert state_of(app).original_name == "first.wav"
-    again = web.post(PAGE + "/rollback", data={"csrf_token": web.token}, headers={"X-Requested-With": "fetch"})
+    again = web.post(
+        PAGE + "/rollback", data={"csrf_token": web.token}, headers={"X-Requested-With": "fetch"}
+    )
     assert again.status_code == 400
     assert "no earlier version" in again.get_json()["message"]
 
