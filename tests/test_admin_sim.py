@@ -66,6 +66,15 @@ def test_silences_end_the_call_politely(web, flow):
     assert any("Goodbye" in s for s in turn["says"])
 
 
+def test_hanging_up_sends_the_status_callback(web, app):
+    _, state = step(web, action="start")
+    response = web.post(
+        "/admin/api/sim", json={"action": "hangup", "sid": state["sid"], "seconds": 12},
+        headers={"X-CSRFToken": web.token},
+    )  # fmt: skip
+    assert response.get_json() == {"sid": state["sid"], "ended": True}
+
+
 def test_the_same_call_sid_is_kept(web):
     first, state = step(web, action="start")
     second, _ = step(web, state, action="press", key="1")

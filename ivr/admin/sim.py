@@ -61,8 +61,13 @@ def sim_step() -> Any:
             raise BadRequest(f"the outcome is one of: {', '.join(OUTCOMES)}")
         call.turns.append(_pending(dial_action=_url(body.get("dial"), "dial")))
         turn = call.dial_outcome(outcome)
+    elif action == "hangup":
+        # What Twilio sends when a call ends: its status callback, so the journey shows the ending.
+        seconds = body.get("seconds")
+        call.hang_up(seconds if isinstance(seconds, int) and 0 <= seconds < 86_400 else 0)
+        return jsonify({"sid": call.sid, "ended": True})
     else:
-        raise BadRequest("the action is start, press, silence or dial")
+        raise BadRequest("the action is start, press, silence, dial or hangup")
     return jsonify(_describe(turn, call.sid))
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from tests.browser.conftest import screenshot, sign_in
 
 expect = __import__("playwright.sync_api", fromlist=["expect"]).expect
@@ -91,4 +93,20 @@ def test_simulator_busy_transfer_falls_back_to_the_menu(page):
     expect(page.locator(".turn")).to_have_count(4)
     expect(page.locator(".turn").last).to_contain_text("I did not hear a key")
     screenshot(page, "05-simulator-busy-fallback")
+    assert page.errors == []
+
+
+def test_admin_sees_the_journeys_of_a_simulated_call(page, app):
+    pytest.importorskip("ivr.report", reason="the journeys page needs the journey report (ivr/report.py)")
+    sign_in(page, "ada")
+    page.goto("/admin/simulator")
+    page.get_by_role("button", name="Call the line").click()
+    page.get_by_role("button", name="Press 2").click()
+    expect(page.locator("#sim-status")).to_contain_text("At help_menu")
+    app.extensions["ivr"].journeys.flush()
+    page.goto("/admin/")
+    page.get_by_role("navigation").get_by_role("link", name="Journeys").click()
+    expect(page.locator("#calls")).to_have_text("1")
+    expect(page.locator("#menus")).to_contain_text("main_menu")
+    screenshot(page, "11-journeys")
     assert page.errors == []

@@ -16,6 +16,7 @@
   const keys = Array.from(document.querySelectorAll(".key"));
   let call = null;
   let queue = [];
+  let started = 0;
 
   function setState() {
     const waitingKey = Boolean(call && call.gather);
@@ -113,7 +114,9 @@
       return;
     }
     addTurn(label, turn);
+    if (body.action === "start") { started = Date.now(); }
     if (turn.ended) {
+      sendStatus(turn.sid);
       call = null;
       statusLine.textContent = "The call has ended.";
     } else {
@@ -135,6 +138,17 @@
     playNext();
   }
 
+  function sendStatus(sid) {
+    // Twilio's status callback at the end of a call: the journey records how it ended.
+    const seconds = Math.round((Date.now() - started) / 1000);
+    fetch(api, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf },
+      body: JSON.stringify({ action: "hangup", sid: sid, seconds: seconds }),
+      credentials: "same-origin",
+    }).catch(() => {});
+  }
+
   callBtn.addEventListener("click", () => {
     transcript.textContent = "";
     call = null;
@@ -142,6 +156,7 @@
   });
   hangupBtn.addEventListener("click", () => {
     stopSound();
+    if (call) { sendStatus(call.sid); }
     call = null;
     statusLine.textContent = "You hung up.";
     setState();
