@@ -1,0 +1,73 @@
+"""Accounts on both stores the service runs on: SQLite, and a real PostgreSQL server."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from ivr import create_app
+from ivr.admin import users
+from tests.admin_helpers import https_client, sign_in
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path):
+    """An empty database: a SQLite file, or a fresh schema in IVR_TEST_POSTGRES_URL's database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'accounts.db'}"
+        return
+    base = os.environ.get("IVR_TEST_POSTGRES_URL", "")
+    if not base:
+        if os.environ.get("IVR_REQUIRE_POSTGRES") == "1":
+            pytest.fail("IVR_REQUIRE_POSTGRES=1 but IVR_TEST_POSTGRES_URL is not set")
+        pytest.skip("IVR_TEST_POSTGRES_URL is not set: no PostgreSQL server to test against")
+    schema = "adm_" + uuid.uuid4().hex[:16]
+    admin = create_engine(base)
+    with admin.begin() as connection:
+        connection.execute(text(f"CREATE SCHEMA {schema}"))
+    sep = "&" if "?" in base else "?"
+    yield f"{base}{sep}options=-csearch_path%3D{schema}"
+    with admin.begin() as connection:
+        connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    admin.dispose()
+
+
+@pytest.fixture
+def db_app(app_config, db_url, tmp_path, monkeypatch):
+    monkeypatch.delenv("TWILIO_AUTH_TOKEN", raising=False)
+    flask_app = create_app({**app_config, "DATABASE_URL": db_url})
+    flask_app.instance_path = str(tmp_path / "instance")
+    yield flask_app
+    journeys = getattr(flask_app.extensions["ivr"], "journeys", None)
+    if journeys is not None and hasattr(journeys, "flush"):
+        journeys.flush()
+    flask_app.extensions["ivr"].engine.dispose()
+
+
+def test_accounts_are_created_on_start_and_work(db_app):
+    engine = db_app.extensions["ivr"].engine
+    user = users.add(engine, "ada", "admin", "admin-password-123")
+    assert users.authenticate(engine, "ada", "admin-password-123") == user
+    assert users.authenticate(engine, "ada", "wrong-password-000") is None
+    assert users.by_session_id(engine, user.get_id()) == user
+    assert users.by_session_id(engine, f"{user.id}.0000000000000000") is None
+    with pytest.raises(users.UserError, match="already"):
+        users.add(engine, "ada", "staff", "another-password-1")
+    client = https_client(db_app)
+    assert sign_in(client, "ada", "admin-password-123").status_code == 302
+    assert client.get("/admin/flow").status_code == 200
+    users.set_password(engine, "ada", "a-brand-new-password")
+    assert client.get("/admin/flow").status_code == 302
+    assert users.remove(engine, "ada")
+    assert users.all_users(engine) == []
+
+
+def test_db_upgrade_knows_the_accounts_table(db_app):
+    from ivr.cli import cli
+
+    result = db_app.test_cli_runner().invoke(cli, ["db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    assert "admin_users" not in result.output  # created already when the app started
