@@ -207,3 +207,18 @@ def test_users_cli_refuses_a_taken_name_and_removes(app):
     assert "already" in again.output
     assert runner.invoke(cli, ["users", "remove", "erin"]).exit_code == 0
     assert runner.invoke(cli, ["users", "list"]).output == ""
+
+
+def test_a_database_that_is_down_stops_the_console_not_the_line(app_config, tmp_path, monkeypatch):
+    from ivr import create_app
+    from tests.conftest import post_signed, twiml
+
+    monkeypatch.delenv("TWILIO_AUTH_TOKEN", raising=False)
+    down = create_app({**app_config, "DATABASE_URL": f"sqlite:///{tmp_path / 'no' / 'such' / 'dir.db'}"})
+    assert twiml(post_signed(down.test_client(), "/voice", {})).find("Gather") is not None
+    web = https_client(down)
+    response = web.get("/admin/login")
+    assert response.status_code == 503
+    assert "cannot be reached" in response.get_data(as_text=True)
+    (tmp_path / "no" / "such").mkdir(parents=True)
+    assert web.get("/admin/login").status_code == 200  # it comes back by itself

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
@@ -12,11 +13,13 @@ from flask_wtf.csrf import CSRFProtect
 from limits import parse
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
+from sqlalchemy.exc import SQLAlchemyError
 
 from . import users
 
 bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates", static_folder="static")
 csrf = CSRFProtect()
+log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
 
 OPEN_ENDPOINTS = {"admin.login", "admin.static"}
@@ -81,7 +84,8 @@ def init_app(app: Flask) -> None:
     manager.user_loader(lambda session_id: users.by_session_id(app.extensions["ivr"].engine, session_id))
     manager.init_app(app)
 
-    users.users.create(app.extensions["ivr"].engine, checkfirst=True)
+    app.extensions["ivr_admin_tables"] = False
+    ensure_tables(app)
     app.extensions["ivr_admin_login"] = LoginLimiter(
         app.config["ADMIN_LOGIN_LIMIT"], app.config["ADMIN_LIMIT_STORAGE"]
     )
@@ -91,9 +95,24 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
 
 
+def ensure_tables(app: Flask) -> bool:
+    """Create the accounts table if it is missing; a database that is down must not stop the line."""
+    if app.extensions.get("ivr_admin_tables"):
+        return True
+    try:
+        users.users.create(app.extensions["ivr"].engine, checkfirst=True)
+    except SQLAlchemyError:
+        log.warning("the accounts table cannot be checked now; the console will try again", exc_info=True)
+        return False
+    app.extensions["ivr_admin_tables"] = True
+    return True
+
+
 @bp.before_request
 def guard() -> Any:
     """Check the CSRF token of every write, and the sign-in of every page but the sign-in page."""
+    if not ensure_tables(current_app) and request.endpoint != "admin.static":
+        return "The console's database cannot be reached just now. Try again in a minute.\n", 503
     if request.endpoint == "admin.upload":
         # Recordings are bigger than a webhook's form: allow them here only (Flask 3.1 per request).
         request.max_content_length = current_app.config["ADMIN_UPLOAD_BYTES"]
