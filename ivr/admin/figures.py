@@ -22,7 +22,7 @@ def _since() -> tuple[str, date]:
 def _modules() -> tuple[ModuleType, ModuleType] | None:
     """Return the journey report and its charts, or None in a build without them."""
     try:
-        from .. import charts, report
+        from .. import charts, report  # type: ignore[attr-defined,unused-ignore]
     except ImportError:
         return None
     return report, charts

@@ -87,7 +87,8 @@ def _pending(**urls: str) -> Turn:
 def _node_of(url: str | None) -> str | None:
     if not url:
         return None
-    return (parse_qs(urlsplit(url).query).get("node") or [None])[0]
+    found = parse_qs(urlsplit(url).query).get("node")
+    return found[0] if found else None
 
 
 def _describe(turn: Turn, sid: str) -> dict[str, Any]:
