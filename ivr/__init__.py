@@ -71,7 +71,7 @@ def _register_errors(app: Flask) -> None:
         """A caller never hears an error: any failure under /voice answers safe TwiML."""
         is_http = isinstance(error, HTTPException)
         if request.path.startswith("/voice"):
-            if is_http and error.code == 403:  # type: ignore[union-attr]
+            if isinstance(error, HTTPException) and error.code == 403:
                 return Response("Forbidden: invalid Twilio signature\n", 403, mimetype="text/plain")
             if not is_http:
                 log.exception("error answering %s; caller given safe TwiML", request.path)
