@@ -39,7 +39,13 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, pool_timeout=1)
+    connect_args: dict[str, object] = {}
+    if url.startswith("postgresql"):
+        # An unreachable server must fail a batch in seconds, not the OS's minutes.
+        connect_args["connect_timeout"] = 3
+    return create_engine(
+        url, pool_pre_ping=True, pool_size=5, max_overflow=5, pool_timeout=1, connect_args=connect_args
+    )
 
 
 def upgrade(engine: Engine) -> list[str]:

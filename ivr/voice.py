@@ -8,6 +8,7 @@ import re
 from flask import Blueprint, Response, abort, current_app, request
 from twilio.request_validator import RequestValidator
 
+from .journeys import FINAL_CALL_STATUSES, step_events
 from .twiml import State, dial_step, parse_key, step
 from .twiml import Step as FlowStep
 
@@ -70,13 +71,15 @@ def dial() -> Response:
 def status() -> Response:
     """Accept Twilio's call status callback: note how the call ended."""
     duration = request.values.get("CallDuration", "")
-    _record(
-        "ended",
-        node=None,
-        lang=None,
-        outcome=_word(request.values.get("CallStatus", "")),
-        duration=int(duration) if duration.isdigit() else None,
-    )
+    call_status = _word(request.values.get("CallStatus", ""))
+    if call_status in FINAL_CALL_STATUSES:  # other callbacks (ringing, answered) are not an end
+        _record(
+            "ended",
+            node=None,
+            lang=None,
+            outcome=call_status,
+            duration=int(duration) if duration.isdigit() and len(duration) < 8 else None,
+        )
     return Response(status=204)
 
 
@@ -99,9 +102,9 @@ def _answer(
     live = services().live.current()
     caller_id = _caller_id() if live.flow.nodes[next_step.node].kind == "transfer" else None
     body = live.renderer.render(next_step, lang, caller_id)
-    _record(next_step.event, node=at or next_step.node, lang=lang, key=key, outcome=outcome)
-    if next_step.event != "entered" or at:
-        _record("entered", node=next_step.node, lang=lang)
+    if services().journeys is not None:
+        for event, fields in step_events(live.flow, next_step, lang, key, at, outcome):
+            _record(event, **fields)
     return Response(body, mimetype="text/xml")
 
 
