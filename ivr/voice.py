@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 
 from flask import Blueprint, Response, abort, current_app, request
 from twilio.request_validator import RequestValidator
 
-from .journeys import FINAL_CALL_STATUSES, step_events
+from .journeys import FINAL_CALL_STATUSES, Event, step_events
 from .twiml import State, dial_step, parse_key, step
 from .twiml import Step as FlowStep
 
@@ -102,9 +103,9 @@ def _answer(
     live = services().live.current()
     caller_id = _caller_id() if live.flow.nodes[next_step.node].kind == "transfer" else None
     body = live.renderer.render(next_step, lang, caller_id)
-    if services().journeys is not None:
-        for event, fields in step_events(live.flow, next_step, lang, key, at, outcome):
-            _record(event, **fields)
+    journeys = services().journeys
+    if journeys is not None:
+        _record_steps(journeys, lambda: step_events(live.flow, next_step, lang, key, at, outcome))
     return Response(body, mimetype="text/xml")
 
 
@@ -149,3 +150,18 @@ def _record(event: str, **fields: object) -> None:
         journeys.record(request.values.get("CallSid", ""), event, **fields)
     except Exception:  # noqa: BLE001 - the call must go on whatever the store does
         log.warning("journey event dropped", exc_info=True)
+
+
+def _record_steps(journeys, steps: Callable[[], list[Event]]) -> None:  # type: ignore[no-untyped-def]
+    """Append one answer's journey events; a failing store never reaches the caller."""
+    try:
+        events = steps()
+    except Exception:  # noqa: BLE001 - the call must go on whatever the store does
+        log.warning("journey events dropped", exc_info=True)
+        return
+    call_sid = request.values.get("CallSid", "")
+    for event, fields in events:
+        try:
+            journeys.record(call_sid, event, **fields)
+        except Exception:  # noqa: BLE001 - the call must go on whatever the store does
+            log.warning("journey event dropped", exc_info=True)
