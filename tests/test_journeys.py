@@ -274,3 +274,32 @@ def test_the_readme_documents_journeys() -> None:
     ):
         assert needle in readme, needle
     assert journeys.DEFAULT_RETENTION_DAYS == 90
+
+
+def test_the_greeting_passing_on_and_a_global_key_at_the_greeting(journey_app) -> None:
+    quiet = Call(journey_app, TOKEN)
+    quiet.start()
+    quiet.silence()  # the greeting goes straight on to the main menu: not a silence, not entered twice
+    eager = Call(journey_app, TOKEN)
+    eager.start()
+    eager.press("0")  # a global key is the greeting's own
+    rows = rows_of(journey_app)
+    by_call: dict[object, list[tuple[object, object, object]]] = {}
+    for r in rows:
+        by_call.setdefault(r["call_key"], []).append((r["event"], r["node"], r["key"]))
+    assert sorted(by_call.values()) == sorted(
+        [
+            [
+                ("call_started", "greeting", None),
+                ("entered", "greeting", None),
+                ("entered", "main_menu", None),
+            ],
+            [
+                ("call_started", "greeting", None),
+                ("entered", "greeting", None),
+                ("key", "greeting", "0"),
+                ("entered", "refuge_transfer", None),
+                ("transfer_attempted", "refuge_transfer", None),
+            ],
+        ]
+    )
