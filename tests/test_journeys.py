@@ -303,3 +303,37 @@ def test_the_greeting_passing_on_and_a_global_key_at_the_greeting(journey_app) -
             ],
         ]
     )
+
+
+def test_db_upgrade_migrates_an_older_journey_table(store_url, app_config, monkeypatch) -> None:
+    from sqlalchemy import Column, DateTime, Integer, String, create_engine
+
+    from ivr import create_app
+
+    old = MetaData()
+    Table(
+        "journey_events",
+        old,
+        Column("id", Integer, primary_key=True),
+        Column("call_key", String(64), nullable=False),
+        Column("at", DateTime(), nullable=False),
+        Column("event", String(24), nullable=False),
+        Column("node", String(64)),
+    )
+    engine = create_engine(store_url)
+    old.create_all(engine)
+    engine.dispose()
+    monkeypatch.delenv("TWILIO_AUTH_TOKEN", raising=False)
+    app = create_app({**app_config, "DATABASE_URL": store_url, "JOURNEYS": 0})
+    result = app.test_cli_runner().invoke(cli, ["db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    for column in ("lang", "key", "outcome", "duration"):
+        assert f"journey_events.{column}" in result.output
+    assert "index ix_journey_events_call" in result.output
+    engine = app.extensions["ivr"].engine
+    assert {c["name"] for c in inspect(engine).get_columns("journey_events")} == set(events.columns.keys())
+    store = JourneyStore(engine, "test-secret")
+    store.record("CA1", "ended", outcome="completed", duration=3)
+    assert store.flush(10) and store.written == 1
+    assert "up to date" in app.test_cli_runner().invoke(cli, ["db", "upgrade"]).output
+    engine.dispose()
