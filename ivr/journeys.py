@@ -202,7 +202,10 @@ class JourneyStore:
     ) -> bool:
         """Queue one event; return False if it was not kept. Never blocks, never raises for bad values."""
         if self._pid != os.getpid():
+            # A forked worker (gunicorn --preload): no writer thread came along, and the
+            # parent's pooled connections must not be shared.
             self._reset()
+            self.engine.dispose(close=False)
         if not call_sid or event not in EVENTS:
             return False
         if len(self._pending) >= self.capacity:
@@ -299,7 +302,7 @@ class JourneyStore:
                     event,
                     _word(node, NODE),
                     _word(lang, LANG),
-                    key if key in KEYS else ("?" if key else None),  # type: ignore[operator]
+                    key if isinstance(key, str) and key in KEYS else ("?" if key else None),
                     _word(outcome, OUTCOME),
                     duration if type(duration) is int and 0 <= duration < 10**7 else None,
                 )

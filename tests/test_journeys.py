@@ -337,3 +337,29 @@ def test_db_upgrade_migrates_an_older_journey_table(store_url, app_config, monke
     assert store.flush(10) and store.written == 1
     assert "up to date" in app.test_cli_runner().invoke(cli, ["db", "upgrade"]).output
     engine.dispose()
+
+
+def test_odd_values_never_spoil_a_batch(journey_app) -> None:
+    store = store_of(journey_app)
+    store.record("CA1", "key", node=["main_menu"], key=["1"], lang=7, duration="5")  # type: ignore[arg-type]
+    store.record("CA1", "entered", node="main_menu", lang="en-GB")
+    rows = rows_of(journey_app)
+    assert [(r["event"], r["node"], r["key"], r["lang"], r["duration"]) for r in rows] == [
+        ("key", "?", "?", "?", None),
+        ("entered", "main_menu", None, "en-GB", None),
+    ]
+    assert store.dropped == 0
+
+
+def test_a_forked_worker_gets_its_own_queue_and_writer(journey_app, monkeypatch) -> None:
+    import os
+
+    store = store_of(journey_app)
+    store.record("CA1", "call_started", node="greeting")
+    assert store.flush(10)
+    store.engine.dispose()  # a real child leaves the parent's connections alone; here, close them
+    parent = os.getpid()
+    monkeypatch.setattr(os, "getpid", lambda: parent + 1)  # as if this were a forked child
+    store.record("CA1", "entered", node="greeting")
+    assert store._pid == parent + 1
+    assert [r["event"] for r in rows_of(journey_app)] == ["call_started", "entered"]
