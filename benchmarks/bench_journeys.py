@@ -2,11 +2,13 @@
 
     PYTHONPATH=. python benchmarks/bench_journeys.py [--calls 300] [--postgres URL]
 
-Two apps serve the same flow: one with journeys off (the baseline), one recording to SQLite
-(and, with --postgres or IVR_TEST_POSTGRES_URL, one recording to PostgreSQL). The same signed
-requests of a ten-step call are replayed through each app's WSGI stack in interleaved blocks,
-so machine noise hits every mode alike. Prints per-request median, p95 and mean, and each
-mode's ratio to the baseline.
+Apps serve the same flow: one with journeys off (the baseline), one recording to SQLite (and,
+with --postgres or IVR_TEST_POSTGRES_URL, one recording to PostgreSQL), and two whose store
+fails: a SQLite file another connection keeps locked, a PostgreSQL port nobody listens on. The
+same signed requests of a call are replayed through each app's WSGI stack in interleaved
+blocks, so machine noise hits every mode alike. Prints per-request median, p95 and mean
+latency, this process's CPU per request (the writer's work included), and each mode's ratio
+to the baseline.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import socket
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -33,6 +37,17 @@ from ivr.simulator import BASE_URL, run  # noqa: E402
 
 TOKEN = "bench-token-0123456789abcdef"
 KEYS = ["2", "1", "busy", "9", ".", "4", "1"]
+
+
+LOCKED = "journeys on, SQLite locked"
+DOWN = "journeys on, PostgreSQL down"
+
+
+def closed_port() -> int:
+    """Return a loopback port nothing listens on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def make_app(folder: Path, name: str, database_url: str, journeys: bool) -> Flask:
@@ -95,6 +110,9 @@ def main() -> None:
     parser.add_argument(
         "--postgres", default=os.environ.get("IVR_TEST_POSTGRES_URL", ""), help="a PostgreSQL URL"
     )
+    parser.add_argument(
+        "--no-failures", action="store_true", help="skip the locked-SQLite and PostgreSQL-down modes"
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -105,13 +123,22 @@ def main() -> None:
         }
         if args.postgres:
             apps["journeys on, PostgreSQL"] = make_app(folder, "pg", args.postgres, journeys=True)
+        if not args.no_failures:
+            locked_db = folder / "locked.db"
+            apps[LOCKED] = make_app(folder, "locked", f"sqlite:///{locked_db}", journeys=True)
+            down = f"postgresql+psycopg://ivr@127.0.0.1:{closed_port()}/ivr"
+            apps[DOWN] = make_app(folder, "down", down, journeys=True)
         steps = script(apps["journeys off"])
         for app in apps.values():  # warm up: caches, connections, schema
             replay(app, signed_calls(steps, 5), [])
             store = app.extensions["ivr"].journeys
             if store is not None:
                 store.flush(30)
-                store.written = 0
+                store.written = store.dropped = 0
+        if not args.no_failures:
+            # Another connection holds the SQLite file's write lock for the whole run.
+            blocker = sqlite3.connect(locked_db, timeout=0, isolation_level=None)
+            blocker.execute("BEGIN EXCLUSIVE")
         timings: dict[str, list[float]] = {name: [] for name in apps}
         cpu: dict[str, float] = {name: 0.0 for name in apps}
         for start in range(0, args.calls, args.block):
@@ -131,10 +158,14 @@ def main() -> None:
                 store.flush(120)
                 flushed[name] = (store.stats(), time.perf_counter() - began)
 
+        if not args.no_failures:
+            blocker.execute("ROLLBACK")
+            blocker.close()
+
         base = timings["journeys off"]
         print(f"{args.calls} calls x {len(steps)} requests per mode, in interleaved blocks of {args.block}")
         print("latency per webhook request (wall clock), and this process's CPU per request incl. the writer")
-        header = f"{'mode':<26} {'median ms':>10} {'p95 ms':>8} {'mean ms':>8} {'CPU ms':>8}"
+        header = f"{'mode':<36} {'median ms':>10} {'p95 ms':>8} {'mean ms':>8} {'CPU ms':>8}"
         print(header + f" {'median/base':>12} {'mean/base':>10} {'CPU/base':>9}")
         base_cpu = cpu["journeys off"] / len(base)
         for name, values in timings.items():
@@ -142,7 +173,7 @@ def main() -> None:
             p95 = statistics.quantiles(values, n=20)[-1]
             per_request = cpu[name] / len(values)
             print(
-                f"{name:<26} {median * 1e3:>10.3f} {p95 * 1e3:>8.3f} {mean * 1e3:>8.3f}"
+                f"{name:<36} {median * 1e3:>10.3f} {p95 * 1e3:>8.3f} {mean * 1e3:>8.3f}"
                 f" {per_request * 1e3:>8.3f}"
                 f" {median / statistics.median(base):>12.3f} {mean / statistics.fmean(base):>10.3f}"
                 f" {per_request / base_cpu:>9.3f}"
