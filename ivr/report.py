@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, inspect, select
+from sqlalchemy import Engine, func, inspect, select
 
 from .charts import svg_bars, svg_calls_per_day, svg_flow, svg_funnel
 from .journeys import events
@@ -123,10 +123,15 @@ def figures(
     query = select(*(events.c[name] for name in COLUMNS)).order_by(
         events.c.call_key, events.c.at, events.c.id
     )
-    if since is not None:
-        query = query.where(events.c.at >= datetime.combine(since, time.min))
-    if until is not None:
-        query = query.where(events.c.at < datetime.combine(until + timedelta(days=1), time.min))
+    if since is not None or until is not None:
+        # Whole calls, by when they started: a call that runs past midnight keeps its end.
+        started = func.min(events.c.at)
+        calls = select(events.c.call_key).group_by(events.c.call_key)
+        if since is not None:
+            calls = calls.having(started >= datetime.combine(since, time.min))
+        if until is not None:
+            calls = calls.having(started < datetime.combine(until + timedelta(days=1), time.min))
+        query = query.where(events.c.call_key.in_(calls))
     with engine.connect() as connection:
         result = connection.execution_options(yield_per=5000).execute(query)
         return from_rows((tuple(row) for row in result), since, until, flow)  # type: ignore[misc]

@@ -170,6 +170,17 @@ def test_figures_from_the_database(journey_app) -> None:
     assert report.figures(engine, since=date(2026, 4, 1)).calls == 0
 
 
+def test_a_call_across_midnight_counts_whole_on_the_day_it_started(journey_app) -> None:
+    late = [e for e in known_events() if e["call_key"] == "d" * 64]
+    late.append({**late[-1], "at": datetime(2026, 3, 5, 0, 1), "event": "ended", "node": None, "lang": None,
+                 "outcome": "completed", "duration": 120})  # fmt: skip
+    store_events(journey_app, late)
+    engine = journey_app.extensions["ivr"].engine
+    day = report.figures(engine, since=date(2026, 3, 4), until=date(2026, 3, 4))
+    assert day.calls == 1 and day.events == 3 and day.end_statuses == {"completed": 1}
+    assert report.figures(engine, since=date(2026, 3, 5)).calls == 0
+
+
 def test_figures_of_an_empty_database(journey_app) -> None:
     figs = report.figures(journey_app.extensions["ivr"].engine)
     assert figs.calls == 0 and figs.nodes == [] and figs.median_seconds_to_first_transfer is None
