@@ -172,8 +172,8 @@ def test_figures_from_the_database(journey_app) -> None:
 
 def test_a_call_across_midnight_counts_whole_on_the_day_it_started(journey_app) -> None:
     late = [e for e in known_events() if e["call_key"] == "d" * 64]
-    late.append({**late[-1], "at": datetime(2026, 3, 5, 0, 1), "event": "ended", "node": None, "lang": None,
-                 "outcome": "completed", "duration": 120})  # fmt: skip
+    ended = {"event": "ended", "node": None, "lang": None, "outcome": "completed", "duration": 120}
+    late.append({**late[-1], **ended, "at": datetime(2026, 3, 5, 0, 1)})
     store_events(journey_app, late)
     engine = journey_app.extensions["ivr"].engine
     day = report.figures(engine, since=date(2026, 3, 4), until=date(2026, 3, 4))
