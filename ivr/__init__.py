@@ -50,6 +50,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         live=live, validator=RequestValidator(token) if token else None, engine=engine
     )
 
+    from . import journeys
+
+    journeys.init_app(app)
+
     from . import voice
 
     app.register_blueprint(voice.bp)
