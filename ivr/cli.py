@@ -12,6 +12,8 @@ from . import config, create_app
 from . import flow as flowmod
 from .admin.users import users_cli
 from .db import db_cli
+from .journeys_cli import journeys_cli
+from .journeys_cli import report as report_command
 
 
 @click.group(cls=FlaskGroup, create_app=create_app, add_version_option=False)
@@ -81,3 +83,5 @@ def simulate(keys: tuple[str, ...], twiml: bool) -> None:
 
 cli.add_command(db_cli)
 cli.add_command(users_cli)
+cli.add_command(journeys_cli)
+cli.add_command(report_command)

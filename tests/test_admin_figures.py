@@ -11,8 +11,6 @@ from ivr.simulator import run
 from tests.admin_helpers import csrf_token, https_client, make_users, sign_in
 from tests.conftest import TOKEN
 
-pytest.importorskip("ivr.report", reason="the journeys page needs the journey report (ivr/report.py)")
-
 
 @pytest.fixture
 def web(app):

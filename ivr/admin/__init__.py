@@ -63,17 +63,14 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("ADMIN_LOGIN_LIMIT", "10 per minute")
     app.config.setdefault("ADMIN_LIMIT_STORAGE", "memory://")
     app.config.setdefault("ADMIN_UPLOAD_BYTES", 20 * 1024 * 1024)
-    # Session cookies only over https, unless IVR_COOKIE_SECURE=0 (plain http on one's own machine).
-    app.config["SESSION_COOKIE_SECURE"] = str(app.config.get("COOKIE_SECURE", "1")).lower() not in (
-        "0",
-        "false",
-        "no",
-    )
-    app.config["SESSION_COOKIE_HTTPONLY"] = True
-    if not app.config.get("SESSION_COOKIE_SAMESITE"):
-        app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    # Session cookies only over https, unless IVR_COOKIE_SECURE=0 (plain http on one's own machine);
     # CSRF is checked by this blueprint only: Twilio's webhooks carry signatures, not tokens.
-    app.config["WTF_CSRF_CHECK_DEFAULT"] = False
+    app.config.update(
+        SESSION_COOKIE_SECURE=str(app.config.get("COOKIE_SECURE", "1")).lower() not in ("0", "false", "no"),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        WTF_CSRF_CHECK_DEFAULT=False,
+    )
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", 8 * 3600)
     csrf.init_app(app)
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from types import ModuleType
 
 from flask import Response, render_template, request
 from markupsafe import Markup
 
+from .. import report
 from . import bp, require, services
 
 PERIODS = {"1": 1, "7": 7, "30": 30, "365": 365}
@@ -19,33 +19,20 @@ def _since() -> tuple[str, date]:
     return days, (datetime.now(UTC) - timedelta(days=PERIODS[days] - 1)).date()
 
 
-def _modules() -> tuple[ModuleType, ModuleType] | None:
-    """Return the journey report and its charts, or None in a build without them."""
-    try:
-        from .. import charts, report  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        return None
-    return report, charts
-
-
 @bp.get("/figures")
 @require("admin")
 def figures() -> str:
     """Show the journey figures: calls per day, how far callers get, keys, endings, transfers."""
     days, since = _since()
-    modules = _modules()
-    if modules is None:
-        return render_template("admin/figures.html", figs=None, days=days, periods=PERIODS)
-    report, charts = modules
     flow = services().live.current().flow
     figs = report.figures(services().engine, since=since, flow=flow)
-    # The charts escape every label they draw (ivr/charts.py), so they go into the page as markup.
+    # The charts escape every label they draw (ivr/report.py), so they go into the page as markup.
     svgs = {
-        "per_day": charts.svg_calls_per_day(figs),
-        "funnel": charts.svg_funnel(figs),
-        "flow": charts.svg_flow(figs),
-        "endings": charts.svg_bars(sorted(figs.end_statuses.items()), title="How calls ended"),
-        "transfers": charts.svg_bars(sorted(figs.transfer_outcomes.items()), title="Transfers to Refuge"),
+        "per_day": report.svg_calls_per_day(figs),
+        "funnel": report.svg_funnel(figs),
+        "flow": report.svg_flow(figs),
+        "endings": report.svg_bars(sorted(figs.end_statuses.items()), title="How calls ended"),
+        "transfers": report.svg_bars(sorted(figs.transfer_outcomes.items()), title="Transfers to Refuge"),
     }
     return render_template(
         "admin/figures.html",
@@ -61,10 +48,6 @@ def figures() -> str:
 def figures_csv() -> Response:
     """Download the journey figures as CSV."""
     days, since = _since()
-    modules = _modules()
-    if modules is None:
-        return Response("no journey report in this build\n", 501, mimetype="text/plain")
-    report, _ = modules
     figs = report.figures(services().engine, since=since, flow=services().live.current().flow)
     return Response(
         report.to_csv(figs),

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
 from tests.browser.conftest import screenshot, sign_in
 
 expect = __import__("playwright.sync_api", fromlist=["expect"]).expect
@@ -97,7 +95,6 @@ def test_simulator_busy_transfer_falls_back_to_the_menu(page):
 
 
 def test_admin_sees_the_journeys_of_a_simulated_call(page, app):
-    pytest.importorskip("ivr.report", reason="the journeys page needs the journey report (ivr/report.py)")
     sign_in(page, "ada")
     page.goto("/admin/simulator")
     page.get_by_role("button", name="Call the line").click()
