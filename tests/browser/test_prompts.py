@@ -85,5 +85,6 @@ def test_record_in_the_browser_hear_it_in_the_simulator_then_roll_back(page, tmp
     page.get_by_role("button", name="Roll back to the previous audio").click()
     expect(page.locator(".flash.info")).to_contain_text("back to its previous audio")
     expect(page.locator("#history tbody tr.current")).to_contain_text("first.wav")
+    expect(page.get_by_role("button", name="Roll back to the previous audio")).to_have_count(0)
     screenshot(page, "10-prompt-rolled-back")
     assert page.errors == []
