@@ -11,6 +11,7 @@ from flask.cli import FlaskGroup
 from . import config, create_app
 from . import flow as flowmod
 from .db import db_cli
+from .languages_cli import languages_cli
 
 
 @click.group(cls=FlaskGroup, create_app=create_app, add_version_option=False)
@@ -34,19 +35,15 @@ def check(prompts_dir: str | None) -> None:
     """Validate the flow and every catalogue; exit 1 on any problem."""
     from pathlib import Path
 
-    from .checks import seconds_to_emergency
+    from .languages_cli import check_lines
 
     folder = Path(prompts_dir) if prompts_dir else config.prompts_dir()
     flow, problems = flowmod.load(folder)
     for problem in problems:
         click.echo(str(problem), err=True)
     if flow is not None and not problems:
-        for lang in flow.languages:
-            language = flow.catalogue.languages[lang]
-            click.echo(
-                f"{lang} ({language.name}, {language.review}): 999 advice within "
-                f"{seconds_to_emergency(flow, lang):.0f} s of the greeting"
-            )
+        for line in check_lines(flow):
+            click.echo(line)
         click.echo(f"flow {flow.version}: {len(flow.nodes)} nodes, no problems")
     if problems or flow is None:
         click.echo(f"{len(problems)} problem(s) found", err=True)
@@ -79,3 +76,4 @@ def simulate(keys: tuple[str, ...], twiml: bool) -> None:
 
 
 cli.add_command(db_cli)
+cli.add_command(languages_cli)

@@ -8,6 +8,7 @@ import re
 from flask import Blueprint, Response, abort, current_app, request
 from twilio.request_validator import RequestValidator
 
+from .languages import speech_key
 from .twiml import State, dial_step, parse_key, step
 from .twiml import Step as FlowStep
 
@@ -53,7 +54,11 @@ def gather() -> Response:
     live = services().live.current()
     state = _state()
     key = parse_key(request.values.get("Digits"))
-    return _answer(step(live.flow, state, key), state.lang, key=key or None, at=state.node)
+    if not key and request.values.get("SpeechResult"):
+        key = _spoken_key(state)
+    next_step = step(live.flow, state, key, live.renderer.offered)
+    slow = state.slow if next_step.slow is None else next_step.slow
+    return _answer(next_step, next_step.lang or state.lang, key=key or None, at=state.node, slow=slow)
 
 
 @bp.route("/dial", methods=METHODS)
@@ -63,7 +68,14 @@ def dial() -> Response:
     state = _state()
     status = request.values.get("DialCallStatus", "")
     outcome = _word(status)
-    return _answer(dial_step(live.flow, state, status), state.lang, key=None, at=state.node, outcome=outcome)
+    return _answer(
+        dial_step(live.flow, state, status),
+        state.lang,
+        key=None,
+        at=state.node,
+        outcome=outcome,
+        slow=state.slow,
+    )
 
 
 @bp.route("/status", methods=METHODS)
@@ -94,11 +106,16 @@ def safe_twiml(lang: str | None = None) -> Response:
 
 
 def _answer(
-    next_step: FlowStep, lang: str, key: str | None, at: str | None = None, outcome: str | None = None
+    next_step: FlowStep,
+    lang: str,
+    key: str | None,
+    at: str | None = None,
+    outcome: str | None = None,
+    slow: bool = False,
 ) -> Response:
     live = services().live.current()
     caller_id = _caller_id() if live.flow.nodes[next_step.node].kind == "transfer" else None
-    body = live.renderer.render(next_step, lang, caller_id)
+    body = live.renderer.render(next_step, lang, caller_id, slow)
     _record(next_step.event, node=at or next_step.node, lang=lang, key=key, outcome=outcome)
     if next_step.event != "entered" or at:
         _record("entered", node=next_step.node, lang=lang)
@@ -112,10 +129,27 @@ def _state() -> State:
     lang = args.get("lang", "")
     return State(
         node=node if NODE_ID.match(node) else live.flow.start,
-        lang=lang if lang in live.flow.languages else live.flow.default_language,
+        lang=lang if lang in live.renderer.offered else live.flow.default_language,
         silences=_small_int(args.get("s")),
         invalid=_small_int(args.get("i")),
+        slow=args.get("slow") == "1",
     )
+
+
+def _spoken_key(state: State) -> str:
+    """Map a spoken answer to a key; the words themselves are never stored or logged."""
+    live = services().live.current()
+    node = live.flow.nodes.get(state.node)
+    if node is None:
+        return "?"
+    try:
+        confidence = float(request.values.get("Confidence", "0"))
+    except ValueError:
+        confidence = 0.0
+    if not 0.0 <= confidence <= 1.0:
+        confidence = 0.0
+    speech = request.values.get("SpeechResult", "")[:500]
+    return speech_key(live.flow, node, state.lang, speech, confidence, live.renderer.offered)
 
 
 def _small_int(value: str | None) -> int:
