@@ -145,6 +145,27 @@ def _language_problems(flow: Flow, lang: str, everyone: Collection[str]) -> Iter
             yield at(pid, f"prompt {pid!r} lasts about {length:.0f} s; its budget is {budget} s")
 
 
+def measured_problems(flow: Flow, durations: Durations) -> list[Problem]:
+    """Return the prompts whose fresh audio runs over their budget (the text estimate may not)."""
+    found = []
+    options = {o.say for n in flow.nodes.values() if n.kind != "language" for o in n.options}
+    for lang in declared_languages(flow):
+        language = flow.catalogue.languages[lang]
+        for pid in used_prompts(flow):
+            length = durations(pid, lang)
+            budget = flow.limits.option_seconds if pid in options else flow.limits.prompt_seconds
+            if length is not None and length > budget:
+                found.append(
+                    Problem(
+                        _display(language.path),
+                        language.lines.get(pid),
+                        None,
+                        f"{lang}: the audio of prompt {pid!r} lasts {length:.1f} s; its budget is {budget} s",
+                    )
+                )
+    return found
+
+
 def _until(
     flow: Flow, heard: list[tuple[str, str]], index: int | None, durations: Durations | None
 ) -> float | None:
@@ -211,10 +232,10 @@ class LanguageReport:
         state = "offered" if self.offered else "NOT offered"
         detail = self.reason.removeprefix("offered: ")
         text = f"{self.lang} ({self.name}, {self.review}): {state} ({detail}); "
-        text += f"999 advice after {_s(self.first_999)}"
+        text += f"999 advice within {_s(self.first_999)}"
         if self.own_999 is not None and self.own_999 != self.first_999:
             text += f" in English, {_s(self.own_999)} in {self.name}"
-        text += f"; Refuge offered after {_s(self.first_refuge)}"
+        text += f"; Refuge offered within {_s(self.first_refuge)}"
         if self.own_refuge is not None and self.own_refuge != self.first_refuge:
             text += f" in English, {_s(self.own_refuge)} in {self.name}"
         return text

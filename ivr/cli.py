@@ -35,14 +35,17 @@ def check(prompts_dir: str | None) -> None:
     """Validate the flow and every catalogue; exit 1 on any problem."""
     from pathlib import Path
 
-    from .languages_cli import check_lines
+    from .languages_cli import language_check
 
     folder = Path(prompts_dir) if prompts_dir else config.prompts_dir()
     flow, problems = flowmod.load(folder)
+    # Per language: measured audio lengths against the budget, and the lines printed below.
+    measured, lines = language_check(flow) if flow is not None else ([], [])
+    problems += measured
     for problem in problems:
         click.echo(str(problem), err=True)
     if flow is not None and not problems:
-        for line in check_lines(flow):
+        for line in lines:
             click.echo(line)
         click.echo(f"flow {flow.version}: {len(flow.nodes)} nodes, no problems")
     if problems or flow is None:

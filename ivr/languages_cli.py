@@ -9,9 +9,9 @@ import click
 from flask import current_app
 from flask.cli import AppGroup, ScriptInfo
 
-from .accessibility import report
-from .flow import Flow
-from .languages import Durations, Lookup, availability, declared_languages
+from .accessibility import measured_problems, report
+from .flow import Flow, Problem
+from .languages import Durations, Lookup, availability
 
 log = logging.getLogger(__name__)
 languages_cli = AppGroup("languages", help="Which languages callers are offered, and why not.")
@@ -36,10 +36,8 @@ def hooks_of(app: Any) -> tuple[Lookup | None, Durations | None]:
     return lookup, lambda pid, lang: fresh.get((pid, lang))
 
 
-def _hooks_for_check(flow: Flow) -> tuple[Lookup | None, Durations | None]:
-    """Load the app for its audio only when some language needs audio to be offered."""
-    if all(availability(flow, lang).offered for lang in declared_languages(flow)):
-        return None, None
+def _hooks_for_check() -> tuple[Lookup | None, Durations | None]:
+    """Read the audio the app would play, if an app can be loaded here; files alone otherwise."""
     ctx = click.get_current_context(silent=True)
     if ctx is None:
         return None, None
@@ -51,10 +49,11 @@ def _hooks_for_check(flow: Flow) -> tuple[Lookup | None, Durations | None]:
         return None, None
 
 
-def check_lines(flow: Flow) -> list[str]:
-    """Return one line per language for `ivr check`: review state, offered or why not, seconds."""
-    audio, durations = _hooks_for_check(flow)
-    return [str(line) for line in report(flow, audio, durations)]
+def language_check(flow: Flow) -> tuple[list[Problem], list[str]]:
+    """Return measured-length problems and one line per language for `ivr check`."""
+    audio, durations = _hooks_for_check()
+    problems = measured_problems(flow, durations) if durations else []
+    return problems, [str(line) for line in report(flow, audio, durations)]
 
 
 @languages_cli.command("status")

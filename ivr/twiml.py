@@ -84,6 +84,11 @@ def _step(flow: Flow, state: State, key: str, offered: tuple[str, ...]) -> Step:
     node = flow.nodes.get(state.node)
     if node is None:
         return Step(flow.start, event="unknown_node")
+    if node.kind == "language" and len(offered) < 2:
+        # Nothing to choose: a key pressed here is meant for what follows the default language.
+        return _step(
+            flow, State(default_choice(flow, node), flow.default_language, slow=state.slow), key, offered
+        )
     if node.kind == "language" and key not in flow.global_keys:
         return _language_step(flow, node, state, key, offered)
     if node.next and key == "":
