@@ -92,7 +92,10 @@ def _language_problems(flow: Flow, lang: str, everyone: Collection[str]) -> Iter
         pid: flow.catalogue.text(pid, lang) for pid in used_prompts(flow) if flow.catalogue.has(pid, lang)
     }
     heard = [(pid, code) for pid, code in opening(flow, lang, everyone) if code == lang and pid in texts]
-    said = normalise(" ".join(texts[pid] for pid, _ in heard))
+    # Keys as written, not the numbers read out ("9 9 9" does not announce the key 9).
+    said = normalise(
+        " ".join(re.sub(r"\{[A-Za-z0-9_]+\}", " ", flow.catalogue.raw(p, lang)) for p, _ in heard)
+    )
     for key in flow.global_keys:
         words = [key] if key.isdigit() else [str(names.get(key, ""))]
         if not any(w and says_phrase(said, w) for w in words):
