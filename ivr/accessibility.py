@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from .flow import Flow, Problem, _display
 from .languages import (
@@ -45,31 +46,31 @@ def _menu_problems(flow: Flow) -> Iterator[Problem]:
                 yield Problem(
                     fname, option.line, node.id, f"option {option.key}: only a language menu names 'lang'"
                 )
-    node = language_node(flow)
-    if node is None:
+    menu = language_node(flow)
+    if menu is None:
         return
-    if len(node.options) > MAX_LANGUAGES:
+    if len(menu.options) > MAX_LANGUAGES:
         yield Problem(
-            fname, node.line, node.id, f"has {len(node.options)} languages; at most {MAX_LANGUAGES}"
+            fname, menu.line, menu.id, f"has {len(menu.options)} languages; at most {MAX_LANGUAGES}"
         )
     seen: set[str] = set()
-    for option in node.options:
+    for option in menu.options:
         if not option.lang:
             yield Problem(
-                fname, option.line, node.id, f"option {option.key} needs 'lang', the language it chooses"
+                fname, option.line, menu.id, f"option {option.key} needs 'lang', the language it chooses"
             )
         elif option.lang not in flow.voices:
             yield Problem(
-                fname, option.line, node.id, f"option {option.key}: language {option.lang!r} is not declared"
+                fname, option.line, menu.id, f"option {option.key}: language {option.lang!r} is not declared"
             )
         elif option.lang in seen:
             yield Problem(
-                fname, option.line, node.id, f"option {option.key}: {option.lang!r} is offered twice"
+                fname, option.line, menu.id, f"option {option.key}: {option.lang!r} is offered twice"
             )
         seen.add(option.lang or "")
     if flow.default_language not in seen:
         yield Problem(
-            fname, node.line, node.id, f"the default language {flow.default_language!r} must be an option"
+            fname, menu.line, menu.id, f"the default language {flow.default_language!r} must be an option"
         )
 
 
@@ -83,7 +84,8 @@ def _language_problems(flow: Flow, lang: str, everyone: Collection[str]) -> Iter
 
     if not language.option_pattern:
         yield at(None, "meta needs an option_pattern: goal-first phrasing cannot be checked without it")
-    names = language.meta.get("keys") if isinstance(language.meta.get("keys"), dict) else {}
+    found = language.meta.get("keys")
+    names: dict[str, Any] = found if isinstance(found, dict) else {}
     for key in flow.global_keys:
         if not key.isdigit() and not names.get(key):
             yield at(None, f"meta 'keys' must say how {key!r} is named aloud")
@@ -198,7 +200,7 @@ def _refuge_offer(flow: Flow, heard: list[tuple[str, str]], lang: str) -> int | 
     keys = [
         k
         for k, g in flow.global_keys.items()
-        if g.action == "goto" and g.node in flow.nodes and flow.nodes[g.node].kind == "transfer"
+        if g.action == "goto" and g.node and g.node in flow.nodes and flow.nodes[g.node].kind == "transfer"
     ]
     for i, (pid, code) in enumerate(heard):
         if code != lang or not flow.catalogue.has(pid, code):

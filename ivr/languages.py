@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from .flow import Flow, Node
 from .prompts import Language
@@ -226,7 +227,8 @@ def speech_language(flow: Flow, node: Node, lang: str) -> str | None:
 def estimate(text: str, language: Language | None) -> float:
     """Estimate seconds of speech: words (or Chinese characters) at the language's calm pace."""
     meta = language.meta if language else {}
-    pace = meta.get("pace") if isinstance(meta.get("pace"), dict) else {}
+    found = meta.get("pace")
+    pace: dict[str, Any] = found if isinstance(found, dict) else {}
     per_second = float(pace.get("per_second", DEFAULT_WORDS_PER_SECOND))
     if pace.get("unit") == "character":
         count = len(_CJK.findall(text)) + len(re.findall(r"[^\W\u2e80-\u9fff]+", text))

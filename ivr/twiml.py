@@ -107,7 +107,7 @@ def _step(flow: Flow, state: State, key: str, offered: tuple[str, ...]) -> Step:
         if global_key.action == "back":
             return Step(flow.back_of(node.id), event="key")
         if global_key.action == "slow":
-            notice = flow.system_prompts.get("slow_off" if state.slow else "slow_on")
+            notice = flow.system_prompts.get("slow_off" if state.slow else "slow_on", "")
             return Step(node.id, (notice,) if notice else (), event="slow", slow=not state.slow)
         return Step(node.id, event="key")
     if node.next:

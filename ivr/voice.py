@@ -128,7 +128,8 @@ def _state() -> State:
     node = args.get("node", "")
     lang = args.get("lang", "")
     return State(
-        node=node if NODE_ID.match(node) else live.flow.start,
+        # No node, or a malformed one, is an unknown node: the call starts again from the greeting.
+        node=node if NODE_ID.match(node) else "?",
         lang=lang if lang in live.renderer.offered else live.flow.default_language,
         silences=_small_int(args.get("s")),
         invalid=_small_int(args.get("i")),
