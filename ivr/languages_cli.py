@@ -41,12 +41,17 @@ def _hooks_for_check() -> tuple[Lookup | None, Durations | None]:
     ctx = click.get_current_context(silent=True)
     if ctx is None:
         return None, None
+    quiet = logging.getLogger("ivr")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)  # start-up warnings belong to `ivr serve`, not to a check
     try:
         app = ctx.ensure_object(ScriptInfo).load_app()
         return hooks_of(app)
     except Exception:  # noqa: BLE001 - `ivr check` works on files alone
         log.info("no running configuration to read audio from", exc_info=True)
         return None, None
+    finally:
+        quiet.setLevel(level)
 
 
 def language_check(flow: Flow) -> tuple[list[Problem], list[str]]:

@@ -285,3 +285,39 @@ def test_slow_and_normal_documents_are_cached_apart(client) -> None:
     assert twiml(normal).find(".//prosody") is None
     assert twiml(slow).find(".//prosody") is not None
     assert again.get_data() == normal.get_data()
+
+
+def test_check_reads_offer_and_lengths_from_the_apps_audio_library(app, prompts_dir: Path) -> None:
+    from dataclasses import dataclass
+
+    @dataclass
+    class PromptAudio:  # the fields of the audio library's status entries that the check reads
+        prompt_id: str
+        lang: str
+        slow: bool
+        state: str
+        duration: float | None
+
+    class Library:
+        def status(self, flow) -> list[PromptAudio]:
+            return [
+                PromptAudio("goodbye", "en-GB", False, "fresh", 41.5),  # over the 40 s budget
+                PromptAudio("welcome", "en-GB", False, "stale", 99.0),  # stale audio is never measured
+                PromptAudio("welcome", "en-GB", True, "fresh", 99.0),  # nor is the slow rendering
+            ]
+
+    install_audio(app, recordings(["sq"]))
+    app.extensions["ivr"].audio = Library()
+    info = ScriptInfo(create_app=lambda: app)
+    result = CliRunner().invoke(cli, ["check", "--prompts", str(prompts_dir)], obj=info)
+    assert result.exit_code == 1
+    assert re.search(
+        r"en-GB\.yaml:\d+: en-GB: the audio of prompt 'goodbye' lasts 41\.5 s; its budget is 40 s",
+        result.output,
+    )
+    assert "'welcome'" not in result.output
+
+    app.extensions["ivr"].audio = None
+    result = CliRunner().invoke(cli, ["check", "--prompts", str(prompts_dir)], obj=info)
+    assert result.exit_code == 0, result.output
+    assert "sq (Albanian, draft): offered (fresh audio for every prompt)" in result.output
