@@ -70,6 +70,8 @@ def parse_key(digits: str | None) -> str:
 
 def step(flow: Flow, state: State, key: str, offered: tuple[str, ...] = ()) -> Step:
     """Decide where a key (or '' for silence) at a node leads; never raises for any input."""
+    # `offered` is what callers are offered now (Renderer.offered): with fewer than two languages
+    # there is nothing to choose, and the language menu is passed by in the default language.
     result = _step(flow, state, key, offered)
     target = flow.nodes.get(result.node)
     if target is not None and target.kind == "language" and len(offered) < 2:
@@ -84,7 +86,7 @@ def _step(flow: Flow, state: State, key: str, offered: tuple[str, ...]) -> Step:
     node = flow.nodes.get(state.node)
     if node is None:
         return Step(flow.start, event="unknown_node")
-    if node.kind == "language" and len(offered) < 2:
+    if node.kind == "language" and len(offered) < 2 and key:
         # Nothing to choose: a key pressed here is meant for what follows the default language.
         return _step(
             flow, State(default_choice(flow, node), flow.default_language, slow=state.slow), key, offered
