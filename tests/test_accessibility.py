@@ -84,7 +84,7 @@ FAULTS = [
     ),
     pytest.param(
         "flow.yaml",
-        "say: [welcome, advice_999, silent_solution, keys_intro]\n    next: main_menu",
+        "say: [advice_999, silent_solution, welcome, keys_intro]\n    next: main_menu",
         "say: [welcome, signs_more, orders_risk, orders_prevention, advice_999]\n    next: main_menu",
         ["the 999 advice ends", "it must end within 60 s"],
         id="own-999-late",

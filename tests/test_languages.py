@@ -82,8 +82,8 @@ def test_choosing_a_language_gives_the_999_advice_in_it_at_once(call: Call, flow
     chosen = ET.fromstring(call.press(KEY_OF[lang]).twiml)
     assert gather_state(chosen)["lang"] == lang
     spoken = say_texts(chosen)
-    assert spoken[:2] == [flow.catalogue.text("welcome", lang), flow.catalogue.text("advice_999", lang)]
-    assert "9 9 9" in spoken[1]
+    assert spoken[:3] == [flow.catalogue.text(p, lang) for p in ("advice_999", "silent_solution", "welcome")]
+    assert "9 9 9" in spoken[0]
     assert all(s.get("voice") == flow.voices[lang].say_voice for s in chosen.iter("Say"))
     # The language carries on: the next menu is in it too.
     main = ET.fromstring(call.silence().twiml)
@@ -95,7 +95,7 @@ def test_a_key_pressed_during_the_greeting_chooses_a_language(call: Call, flow) 
     call.start()
     chosen = ET.fromstring(call.press(KEY_OF["pl"]).twiml)
     assert gather_state(chosen)["lang"] == "pl"
-    assert say_texts(chosen)[1] == flow.catalogue.text("advice_999", "pl")
+    assert say_texts(chosen)[0] == flow.catalogue.text("advice_999", "pl")
 
 
 @pytest.mark.parametrize("key", ["2", "5", "9"])
@@ -217,7 +217,10 @@ def test_tigrinya_recordings_make_tigrinya_appear(app, flow) -> None:
     assert plays == [f"{AUDIO_BASE}/ti/normal/language_choice.wav"]
     chosen = twiml(post_signed(client, "/voice/gather?node=language_menu&lang=en-GB", {"Digits": "5"}))
     assert gather_state(chosen)["lang"] == "ti"
-    assert [p.text.rsplit("/", 1)[1] for p in chosen.iter("Play")][:2] == ["welcome.wav", "advice_999.wav"]
+    assert [p.text.rsplit("/", 1)[1] for p in chosen.iter("Play")][:2] == [
+        "advice_999.wav",
+        "silent_solution.wav",
+    ]
     assert not list(chosen.iter("Say"))
     result = check(app, Path(flow.path).parent)
     assert result.exit_code == 0, result.output
