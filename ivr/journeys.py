@@ -364,17 +364,14 @@ def _flush_all() -> None:
 
 
 def init_app(app: Flask) -> JourneyStore | None:
-    """Attach a journey store to the app unless IVR_JOURNEYS=0; create the schema where it is safe."""
+    """Attach a journey store to the app unless IVR_JOURNEYS=0.
+
+    Nothing touches the database at start: the writer creates or migrates the schema before its
+    first insert, off the request path, so a slow or absent database never delays start-up.
+    """
     services = app.extensions["ivr"]
     if str(app.config.get("JOURNEYS", "1")).strip().lower() in ("0", "false", "no", "off"):
         return None
     store = JourneyStore(services.engine, app.config["SECRET_KEY"])
     services.journeys = store
-    if services.engine.dialect.name == "sqlite":
-        # A local file answers at once (or within its 0.5 s lock wait); a network database might
-        # not, so elsewhere the writer thread creates the schema before its first insert.
-        try:
-            store.ensure_schema()
-        except Exception as error:  # noqa: BLE001 - start anyway; the writer will try again
-            log.warning("journey schema not created at start: %s", _describe(error))
     return store
