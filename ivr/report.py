@@ -8,6 +8,7 @@ The admin page and `ivr report` share this API:
     report.svg_funnel(figs)      # SVG strings, all text escaped, ready to embed
     report.svg_flow(figs)
     report.svg_calls_per_day(figs)
+    report.svg_menus(figs)       # keys, wrong keys and silences per menu
     report.svg_bars(figs.transfer_outcomes.items(), title="Transfer outcomes")
 """
 
@@ -25,7 +26,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, func, inspect, select
 
-from .charts import svg_bars, svg_calls_per_day, svg_flow, svg_funnel
+from .charts import svg_bars, svg_calls_per_day, svg_flow, svg_funnel, svg_menus
 from .journeys import events
 
 if TYPE_CHECKING:
@@ -41,6 +42,7 @@ __all__ = [
     "svg_calls_per_day",
     "svg_flow",
     "svg_funnel",
+    "svg_menus",
     "to_csv",
     "to_text",
 ]
