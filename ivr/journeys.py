@@ -281,7 +281,7 @@ class JourneyStore:
                     try:
                         self._write(self._rows(batch))
                     except Exception as error:  # noqa: BLE001 - any store failure drops the batch, counted
-                        self._drop(len(batch), f"the store failed: {_describe(error)}")
+                        self._drop(len(batch), f"the store failed: {describe(error)}")
             finally:
                 self._busy = False
             idle_since = time.monotonic()
@@ -349,7 +349,7 @@ def _insert_sql(dialect: Dialect) -> str:
     return f"INSERT INTO {events.name} ({', '.join(quote(c) for c in COLUMNS)}) VALUES ({marks})"
 
 
-def _describe(error: BaseException) -> str:
+def describe(error: BaseException) -> str:
     """Name an error by its type and first line, without the SQL parameters SQLAlchemy appends."""
     inner = getattr(error, "orig", None) or error
     first = str(inner).strip().splitlines()[0] if str(inner).strip() else ""

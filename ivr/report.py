@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine, func, inspect, select
 
 from .charts import svg_bars, svg_calls_per_day, svg_flow, svg_funnel, svg_menus
-from .journeys import events
+from .journeys import COLUMNS, Row, events
 
 if TYPE_CHECKING:
     from .flow import Flow
@@ -110,10 +110,6 @@ class Figures:
     def median_call_seconds(self) -> float | None:
         """Return the median call duration Twilio reported, in seconds."""
         return statistics.median(self.call_seconds) if self.call_seconds else None
-
-
-Row = tuple[str, datetime, str, str | None, str | None, str | None, str | None, int | None]
-COLUMNS = ("call_key", "at", "event", "node", "lang", "key", "outcome", "duration")
 
 
 def figures(

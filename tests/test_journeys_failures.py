@@ -116,7 +116,9 @@ def test_unreachable_postgresql_drops_events_and_calls_go_on(app_config, monkeyp
     from ivr.cli import cli
 
     result = app.test_cli_runner().invoke(cli, ["report"])
-    assert result.exit_code != 0
+    assert result.exit_code == 1 and "the journey store cannot be reached: OperationalError" in result.output
+    result = app.test_cli_runner().invoke(cli, ["journeys", "purge"])
+    assert result.exit_code == 1 and "cannot be reached" in result.output
     app.extensions["ivr"].engine.dispose()
 
 
