@@ -16,6 +16,8 @@ ANY = st.one_of(
     st.none(), st.text(max_size=40), st.integers(), st.floats(allow_nan=True), st.lists(st.text())
 )
 DIGIT_RUN = re.compile(r"\d{4,}")
+STORE = JourneyStore(create_engine("sqlite://"), "secret")
+STORE._start_writer = lambda: None  # type: ignore[method-assign]  # look at the rows, write none
 
 
 @settings(max_examples=200, deadline=None)
@@ -31,8 +33,8 @@ DIGIT_RUN = re.compile(r"\d{4,}")
 def test_whatever_is_recorded_no_stored_text_carries_digits(
     sid, event, node, lang, key, outcome, duration
 ) -> None:
-    store = JourneyStore(create_engine("sqlite://"), "secret")
-    store._start_writer = lambda: None  # type: ignore[method-assign]  # look at rows, write none
+    store = STORE
+    store._pending.clear()
     assert store.record(sid, event, node=node, lang=lang, key=key, outcome=outcome, duration=duration)
     [row] = store._rows(list(store._pending))
     call_key, _at, stored_event, *texts, stored_duration = row
@@ -53,7 +55,7 @@ STEP = st.tuples(
 )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(calls=st.lists(st.lists(STEP, min_size=1, max_size=25), min_size=1, max_size=12))
 def test_figures_always_add_up(calls) -> None:
     rows = []
