@@ -27,7 +27,10 @@ ivr_pg_as "$IVR_PG_BIN/initdb" --pgdata "$IVR_PG_DIR/data" --auth trust --userna
   --encoding UTF8 --no-locale >"$IVR_PG_DIR/initdb.log"
 ivr_pg_as "$IVR_PG_BIN/pg_ctl" --pgdata "$IVR_PG_DIR/data" --log "$IVR_PG_DIR/server.log" --wait \
   --options "-c listen_addresses=127.0.0.1 -p $IVR_PG_PORT -k $IVR_PG_DIR -c fsync=off" start >/dev/null
-ivr_pg_stop() { ivr_pg_as "$IVR_PG_BIN/pg_ctl" --pgdata "$IVR_PG_DIR/data" --mode fast stop >/dev/null || true; }
+ivr_pg_stop() {
+  ivr_pg_as "$IVR_PG_BIN/pg_ctl" --pgdata "$IVR_PG_DIR/data" --mode fast stop >/dev/null || true
+  rm -rf "$IVR_PG_DIR"
+}
 # Keep whatever EXIT trap .ci/run already had, and stop the server too.
 ivr_pg_prev_trap="$(trap -p EXIT | sed -E "s/^trap -- '(.*)' EXIT\$/\1/")"
 trap "ivr_pg_stop; ${ivr_pg_prev_trap:-:}" EXIT

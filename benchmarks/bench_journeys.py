@@ -7,8 +7,8 @@ with --postgres or IVR_TEST_POSTGRES_URL, one recording to PostgreSQL), and two 
 fails: a SQLite file another connection keeps locked, a PostgreSQL port nobody listens on. The
 same signed requests of a call are replayed through each app's WSGI stack in interleaved
 blocks, so machine noise hits every mode alike. Prints per-request median, p95 and mean
-latency, this process's CPU per request (the writer's work included), and each mode's ratio
-to the baseline.
+latency, this process's CPU per request (the writer's work included), each mode's ratio to
+the baseline, and the median of per-round paired ratios (robust to drifting machine load).
 """
 
 from __future__ import annotations
@@ -141,15 +141,24 @@ def main() -> None:
             blocker.execute("BEGIN EXCLUSIVE")
         timings: dict[str, list[float]] = {name: [] for name in apps}
         cpu: dict[str, float] = {name: 0.0 for name in apps}
+        # Per round, each mode's block median over the baseline's: slow drifts in machine load
+        # (other processes on a shared machine) cancel out of these paired ratios.
+        paired: dict[str, list[float]] = {name: [] for name in apps}
         for start in range(0, args.calls, args.block):
+            medians = {}
             for name, app in apps.items():
                 calls = signed_calls(steps, min(args.block, args.calls - start))
+                block: list[float] = []
                 began = time.process_time()
-                replay(app, calls, timings[name])
+                replay(app, calls, block)
                 store = app.extensions["ivr"].journeys
                 if store is not None:  # the writer's work counts against its own mode
                     store.flush(60)
                 cpu[name] += time.process_time() - began
+                timings[name] += block
+                medians[name] = statistics.median(block)
+            for name in apps:
+                paired[name].append(medians[name] / medians["journeys off"])
         flushed = {}
         for name, app in apps.items():
             store = app.extensions["ivr"].journeys
@@ -166,7 +175,7 @@ def main() -> None:
         print(f"{args.calls} calls x {len(steps)} requests per mode, in interleaved blocks of {args.block}")
         print("latency per webhook request (wall clock), and this process's CPU per request incl. the writer")
         header = f"{'mode':<36} {'median ms':>10} {'p95 ms':>8} {'mean ms':>8} {'CPU ms':>8}"
-        print(header + f" {'median/base':>12} {'mean/base':>10} {'CPU/base':>9}")
+        print(header + f" {'median/base':>12} {'mean/base':>10} {'CPU/base':>9} {'paired':>7}")
         base_cpu = cpu["journeys off"] / len(base)
         for name, values in timings.items():
             median, mean = statistics.median(values), statistics.fmean(values)
@@ -176,8 +185,9 @@ def main() -> None:
                 f"{name:<36} {median * 1e3:>10.3f} {p95 * 1e3:>8.3f} {mean * 1e3:>8.3f}"
                 f" {per_request * 1e3:>8.3f}"
                 f" {median / statistics.median(base):>12.3f} {mean / statistics.fmean(base):>10.3f}"
-                f" {per_request / base_cpu:>9.3f}"
+                f" {per_request / base_cpu:>9.3f} {statistics.median(paired[name]):>7.3f}"
             )
+        print("paired: the median over rounds of (this mode's median / the baseline's median in that round)")
         for name, (stats, seconds) in flushed.items():
             print(
                 f"{name}: {stats['written']} events written, {stats['dropped']} dropped; "

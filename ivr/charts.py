@@ -13,6 +13,8 @@ FONT = 'font-family="system-ui, sans-serif" font-size="12"'
 BAR = "#3465a4"
 ENDED = "#cc0000"
 EDGE = "#75507b"
+WRONG = "#f57900"
+SILENT = "#888a85"
 
 
 def _t(value: object) -> str:
@@ -37,7 +39,7 @@ def svg_bars(items: Iterable[tuple[str, float]], title: str = "", width: int = 5
     rows = [(str(label), float(value)) for label, value in items]
     if not rows:
         return _empty(title, width)
-    label_w = min(220, 16 + 7 * max(len(label) for label, _ in rows))
+    label_w = min(220, 20 + 8 * max(len(label) for label, _ in rows))
     bar_w = width - label_w - 70
     top = max(value for _, value in rows) or 1.0
     body = [f'<text x="8" y="16" font-weight="bold">{_t(title)}</text>']
@@ -56,7 +58,7 @@ def svg_funnel(figs: Figures, width: int = 720) -> str:
     title = "Calls reaching each node, and ending there"
     if not figs.nodes:
         return _empty(title, width)
-    label_w = min(240, 16 + 7 * max(len(n.node) for n in figs.nodes))
+    label_w = min(240, 20 + 8 * max(len(n.node) for n in figs.nodes))
     bar_w = width - label_w - 190
     body = [f'<text x="8" y="16" font-weight="bold">{_t(title)} ({figs.calls} calls)</text>']
     for i, n in enumerate(figs.nodes):
@@ -76,6 +78,39 @@ def svg_funnel(figs: Figures, width: int = 720) -> str:
         text = f"{n.reached} ({100 * figs.share(n.reached):.0f}%), ended here {n.ended}"
         body.append(f'<text x="{label_w + reached + 6:.1f}" y="{y + 14}">{_t(text)}</text>')
     return _svg(width, 36 + 26 * len(figs.nodes), title, body)
+
+
+def svg_menus(figs: Figures, width: int = 720) -> str:
+    """Draw each menu's presses: option keys (blue), wrong keys (orange), silences (grey), with counts."""
+    title = "Keys per menu: wrong keys and silences show menus that confuse callers"
+    if not figs.menus:
+        return _empty(title, width)
+    label_w = min(240, 20 + 8 * max(len(m.node) for m in figs.menus))
+    bar_w = width - label_w - 230
+    top = max(m.presses + m.silences for m in figs.menus) or 1
+    body = [f'<text x="8" y="16" font-weight="bold">{_t(title)}</text>']
+    for i, menu in enumerate(figs.menus):
+        y = 28 + i * 26
+        x = float(label_w)
+        body.append(f'<text x="{label_w - 6}" y="{y + 14}" text-anchor="end">{_t(menu.node)}</text>')
+        parts = (
+            ("option keys", sum(menu.keys.values()), BAR),
+            ("wrong keys", sum(menu.invalid.values()), WRONG),
+            ("silences", menu.silences, SILENT),
+        )
+        for name, count, colour in parts:
+            if not count:
+                continue
+            length = bar_w * count / top
+            body.append(
+                f'<rect x="{x:.1f}" y="{y}" width="{length:.1f}" height="20" fill="{colour}">'
+                f"<title>{_t(menu.node)}: {count} {name}</title></rect>"
+            )
+            x += length
+        keys = " ".join(f"{k}:{v}" for k, v in sorted(menu.keys.items()))
+        text = f"{keys or '-'} | wrong {sum(menu.invalid.values())} | silent {menu.silences}"
+        body.append(f'<text x="{x + 6:.1f}" y="{y + 14}">{_t(text)}</text>')
+    return _svg(width, 36 + 26 * len(figs.menus), title, body)
 
 
 def svg_calls_per_day(figs: Figures, width: int = 720, height: int = 200) -> str:

@@ -6,6 +6,7 @@ import re
 from collections import deque
 from collections.abc import Iterator
 
+from . import accessibility
 from .flow import Flow, Node, Problem, _display
 from .prompts import estimate_seconds, placeholders
 
@@ -50,6 +51,7 @@ def _problems(flow: Flow) -> Iterator[Problem]:
     yield from _prompt_problems(flow, fname)
     yield from _reachability(flow, at)
     yield from _greeting_problems(flow, at)
+    yield from accessibility.problems(flow)
 
 
 def _node_problems(flow: Flow, node: Node, at) -> Iterator[Problem]:  # type: ignore[no-untyped-def]
@@ -79,11 +81,11 @@ def _node_problems(flow: Flow, node: Node, at) -> Iterator[Problem]:  # type: ig
         yield at(line, nid, "only a transfer has 'contact', 'on_answered', 'on_failed' or 'failed_say'")
     if node.kind == "end" and (node.options or node.next):
         yield at(line, nid, "an end hangs up: it has no options or 'next'")
-    if not node.say and node.kind != "transfer":
+    if not node.say and node.kind not in ("transfer", "language"):
         yield at(line, nid, "says nothing: give it 'say'")
 
     keys = [o.key for o in node.options]
-    if len(keys) > MAX_OPTIONS:
+    if len(keys) > MAX_OPTIONS and node.kind != "language":  # the language menu has its own limit
         yield at(line, nid, f"has {len(keys)} options; at most {MAX_OPTIONS} are easy to remember")
     expected = [str(n) for n in range(1, len(keys) + 1)]
     if sorted(keys, key=lambda k: (len(k), k)) != expected:
@@ -137,7 +139,8 @@ def _prompt_problems(flow: Flow, fname: str) -> Iterator[Problem]:
         if language is None:
             continue
         for pid, node, line in _used_prompts(flow):
-            if not catalogue.has(pid, lang) and (pid, lang) not in reported:
+            # Another language missing a prompt is not offered (`ivr check` says so); not a fault.
+            if lang == flow.default_language and not catalogue.has(pid, lang) and (pid, lang) not in reported:
                 reported.add((pid, lang))
                 yield Problem(
                     fname, line, node.id if node else None, f"prompt {pid!r} is missing from {lang}"
@@ -155,7 +158,7 @@ def _prompt_problems(flow: Flow, fname: str) -> Iterator[Problem]:
         if not language.option_pattern:
             continue
         for node in flow.nodes.values():
-            for option in node.options:
+            for option in node.options if node.kind != "language" else ():
                 if not catalogue.has(option.say, lang):
                     continue
                 pattern = language.option_pattern.replace("{key}", re.escape(option.key))
@@ -191,7 +194,7 @@ def _greeting_problems(flow: Flow, at) -> Iterator[Problem]:  # type: ignore[no-
     if flow.emergency_prompt not in start.say:
         yield at(start.line, start.id, f"the greeting must give the 999 advice ({flow.emergency_prompt!r})")
         return
-    for lang in flow.voices:
+    for lang in [flow.default_language]:  # the greeting is in the default language for every caller
         if not all(flow.catalogue.has(pid, lang) for pid in start.say):
             continue
         advice = flow.catalogue.text(flow.emergency_prompt, lang)

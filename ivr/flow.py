@@ -12,8 +12,8 @@ from typing import Any
 from . import yamlfile
 from .prompts import Catalogue, Language, load_language
 
-KINDS = ("menu", "message", "transfer", "end")
-ACTIONS = ("goto", "repeat", "back")
+KINDS = ("menu", "message", "transfer", "end", "language")
+ACTIONS = ("goto", "repeat", "back", "slow")
 FLOW_FILE = "flow.yaml"
 
 
@@ -38,6 +38,7 @@ class Option:
     say: str
     goto: str
     line: int | None = None
+    lang: str | None = None  # only in a language menu: the language this key chooses
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,7 @@ class Voice:
     say_voice: str | None
     say_language: str | None
     gtts: Mapping[str, Any] = field(default_factory=dict)
+    speech_language: str | None = None  # Twilio's speech recognition language; None: keypad only
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,10 @@ class Limits:
     silences: int = 3
     invalid_keys: int = 3
     dial_timeout: int = 30
+    prompt_seconds: int = 40  # speech budget of one prompt
+    option_seconds: int = 8  # speech budget of one menu option
+    own_999_seconds: int = 60  # speech before the 999 advice in the caller's own language
+    speech_confidence: int = 50  # percent: a spoken answer below it counts as an unknown key
 
 
 @dataclass(frozen=True)
@@ -219,6 +225,7 @@ def _parse(prompts_dir: Path) -> tuple[Flow | None, list[Problem]]:
             say_voice=spec.get("say_voice"),
             say_language=spec.get("say_language"),
             gtts=dict(spec.get("gtts") or {}),
+            speech_language=spec.get("speech_language"),
         )
 
     limit_spec = _mapping(data, "limits", problem)
@@ -294,7 +301,8 @@ def _parse_node(nid: str, spec: Any, line: int | None, problem: Any) -> Node | N
         ):
             problem(oline, nid, f"option {key!r} needs 'say' (a prompt id) and 'goto' (a node id)")
             continue
-        options.append(Option(str(key), ospec["say"], ospec["goto"], oline))
+        lang = ospec.get("lang")
+        options.append(Option(str(key), ospec["say"], ospec["goto"], oline, str(lang) if lang else None))
     return Node(
         id=nid,
         kind=kind,

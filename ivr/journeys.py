@@ -281,7 +281,7 @@ class JourneyStore:
                     try:
                         self._write(self._rows(batch))
                     except Exception as error:  # noqa: BLE001 - any store failure drops the batch, counted
-                        self._drop(len(batch), f"the store failed: {_describe(error)}")
+                        self._drop(len(batch), f"the store failed: {describe(error)}")
             finally:
                 self._busy = False
             idle_since = time.monotonic()
@@ -349,7 +349,7 @@ def _insert_sql(dialect: Dialect) -> str:
     return f"INSERT INTO {events.name} ({', '.join(quote(c) for c in COLUMNS)}) VALUES ({marks})"
 
 
-def _describe(error: BaseException) -> str:
+def describe(error: BaseException) -> str:
     """Name an error by its type and first line, without the SQL parameters SQLAlchemy appends."""
     inner = getattr(error, "orig", None) or error
     first = str(inner).strip().splitlines()[0] if str(inner).strip() else ""
@@ -364,17 +364,14 @@ def _flush_all() -> None:
 
 
 def init_app(app: Flask) -> JourneyStore | None:
-    """Attach a journey store to the app unless IVR_JOURNEYS=0; create the schema where it is safe."""
+    """Attach a journey store to the app unless IVR_JOURNEYS=0.
+
+    Nothing touches the database at start: the writer creates or migrates the schema before its
+    first insert, off the request path, so a slow or absent database never delays start-up.
+    """
     services = app.extensions["ivr"]
     if str(app.config.get("JOURNEYS", "1")).strip().lower() in ("0", "false", "no", "off"):
         return None
     store = JourneyStore(services.engine, app.config["SECRET_KEY"])
     services.journeys = store
-    if services.engine.dialect.name == "sqlite":
-        # A local file answers at once (or within its 0.5 s lock wait); a network database might
-        # not, so elsewhere the writer thread creates the schema before its first insert.
-        try:
-            store.ensure_schema()
-        except Exception as error:  # noqa: BLE001 - start anyway; the writer will try again
-            log.warning("journey schema not created at start: %s", _describe(error))
     return store

@@ -7,9 +7,10 @@ from datetime import date, datetime
 import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
+from sqlalchemy.exc import SQLAlchemyError
 
 from . import report as reportmod
-from .journeys import DEFAULT_RETENTION_DAYS, JourneyStore
+from .journeys import DEFAULT_RETENTION_DAYS, JourneyStore, describe
 
 journeys_cli = AppGroup("journeys", help="The anonymous call-journey store.")
 
@@ -42,7 +43,10 @@ def _retention_days() -> int:
 def purge(days: int | None) -> None:
     """Delete journey events older than the retention period."""
     days = days if days is not None else _retention_days()
-    deleted = _store().purge(days)
+    try:
+        deleted = _store().purge(days)
+    except SQLAlchemyError as error:
+        raise click.ClickException(f"the journey store cannot be reached: {describe(error)}") from None
     click.echo(f"deleted {deleted} journey event(s) older than {days} day(s)")
 
 
@@ -63,5 +67,8 @@ def _day(_ctx: click.Context, _param: click.Parameter, value: str | None) -> dat
 def report(since: date | None, until: date | None, as_csv: bool) -> None:
     """Print how callers moved through the line: reach, drop-off, keys, transfers, languages."""
     services = current_app.extensions["ivr"]
-    figs = reportmod.figures(services.engine, since, until, services.live.current().flow)
+    try:
+        figs = reportmod.figures(services.engine, since, until, services.live.current().flow)
+    except SQLAlchemyError as error:
+        raise click.ClickException(f"the journey store cannot be reached: {describe(error)}") from None
     click.echo(reportmod.to_csv(figs) if as_csv else reportmod.to_text(figs), nl=False)

@@ -76,7 +76,7 @@ class LiveFlow:
 
     def _build(self, flow: Flow) -> Live:
         renderer = Renderer(flow, audio=self.audio)
-        safe = {lang: renderer.safe(lang) for lang in flow.languages}
+        safe = {lang: renderer.safe(lang) for lang in renderer.offered}
         return Live(flow, renderer, safe)
 
     def _files_stamp(self) -> tuple[tuple[str, int, int], ...]:

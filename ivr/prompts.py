@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from . import yamlfile
 
@@ -26,6 +27,8 @@ class Language:
     texts: Mapping[str, str]
     path: Path
     lines: Mapping[str, int] = field(default_factory=dict)
+    meta: Mapping[str, Any] = field(default_factory=dict)  # key names, pace (see ivr/languages.py)
+    speech: Mapping[str, Any] = field(default_factory=dict)  # words a caller may say instead of a key
 
 
 @dataclass(frozen=True)
@@ -137,6 +140,8 @@ def load_language(path: Path) -> tuple[Language | None, list[tuple[int | None, s
         texts=clean,
         path=path,
         lines=lines,
+        meta=dict(meta),
+        speech=dict(data.get("speech") or {}) if isinstance(data.get("speech"), dict) else {},
     )
     return language, problems
 

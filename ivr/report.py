@@ -8,6 +8,7 @@ The admin page and `ivr report` share this API:
     report.svg_funnel(figs)      # SVG strings, all text escaped, ready to embed
     report.svg_flow(figs)
     report.svg_calls_per_day(figs)
+    report.svg_menus(figs)       # keys, wrong keys and silences per menu
     report.svg_bars(figs.transfer_outcomes.items(), title="Transfer outcomes")
 """
 
@@ -25,8 +26,8 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, func, inspect, select
 
-from .charts import svg_bars, svg_calls_per_day, svg_flow, svg_funnel
-from .journeys import events
+from .charts import svg_bars, svg_calls_per_day, svg_flow, svg_funnel, svg_menus
+from .journeys import COLUMNS, Row, events
 
 if TYPE_CHECKING:
     from .flow import Flow
@@ -41,6 +42,7 @@ __all__ = [
     "svg_calls_per_day",
     "svg_flow",
     "svg_funnel",
+    "svg_menus",
     "to_csv",
     "to_text",
 ]
@@ -110,10 +112,6 @@ class Figures:
         return statistics.median(self.call_seconds) if self.call_seconds else None
 
 
-Row = tuple[str, datetime, str, str | None, str | None, str | None, str | None, int | None]
-COLUMNS = ("call_key", "at", "event", "node", "lang", "key", "outcome", "duration")
-
-
 def figures(
     engine: Engine, since: date | None = None, until: date | None = None, flow: Flow | None = None
 ) -> Figures:
@@ -155,9 +153,11 @@ def from_rows(
         figs.calls += 1
         figs.events += len(call_rows)
         _one_call(call_rows, figs, per_day, reached, ended_at, edges, menus, statuses, outcomes, languages)
-    order = _node_order(flow, reached, menus)
+    order = _node_order(flow, reached, ended_at, menus)
     figs.calls_per_day = _days(per_day, since, until)
-    figs.nodes = [NodeCount(node, reached[node], ended_at[node]) for node in order if reached[node]]
+    figs.nodes = [
+        NodeCount(node, reached[node], ended_at[node]) for node in order if reached[node] or ended_at[node]
+    ]
     figs.edges = sorted(((a, b, n) for (a, b), n in edges.items()), key=lambda e: (-e[2], e[0], e[1]))
     figs.menus = [menus[node] for node in order if node in menus]
     figs.end_statuses = dict(statuses.most_common())
@@ -231,10 +231,12 @@ def _one_call(
         languages[lang] += 1
 
 
-def _node_order(flow: Flow | None, reached: Counter[str], menus: dict[str, MenuKeys]) -> list[str]:
+def _node_order(
+    flow: Flow | None, reached: Counter[str], ended_at: Counter[str], menus: dict[str, MenuKeys]
+) -> list[str]:
     """Return nodes in the flow's order (the YAML's), then any others by how many calls reached them."""
     known = list(flow.nodes) if flow is not None else []
-    others = sorted(set(reached) | set(menus) | ({"(none)"} if reached["(none)"] else set()))
+    others = sorted(set(reached) | set(ended_at) | set(menus))
     others = [n for n in others if n not in known]
     others.sort(key=lambda n: -reached[n])
     return known + others

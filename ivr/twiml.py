@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from .flow import Flow, Node
+from .languages import default_choice, hints, menu_options, offered_languages, speech_language
 
 KEYS = "0123456789*#"
 # Dial outcomes Twilio reports in DialCallStatus; anything but "completed" means nobody talked.
@@ -16,6 +17,8 @@ DIAL_ANSWERED = "completed"
 
 # (prompt id, language, slow) -> absolute URL of fresh audio for it, or None to use <Say>.
 AudioLookup = Callable[[str, str, bool], "str | None"]
+# How much slower <Say> speaks for a caller who asked for slower speech (SSML prosody rate).
+SLOW_RATE = "80%"
 
 
 @dataclass(frozen=True)
@@ -26,10 +29,19 @@ class State:
     lang: str
     silences: int = 0
     invalid: int = 0
+    slow: bool = False
 
     def query(self) -> str:
         """Encode the state for an action URL."""
-        return urlencode({"node": self.node, "lang": self.lang, "s": self.silences, "i": self.invalid})
+        values: dict[str, object] = {
+            "node": self.node,
+            "lang": self.lang,
+            "s": self.silences,
+            "i": self.invalid,
+        }
+        if self.slow:
+            values["slow"] = 1
+        return urlencode(values)
 
 
 @dataclass(frozen=True)
@@ -42,6 +54,8 @@ class Step:
     invalid: int = 0
     reprompt: bool = False
     event: str = "entered"
+    lang: str | None = None  # a language the caller just chose; None keeps the call's language
+    slow: bool | None = None  # slower speech switched on or off; None keeps it as it was
 
 
 def parse_key(digits: str | None) -> str:
@@ -54,11 +68,31 @@ def parse_key(digits: str | None) -> str:
     return digits if len(digits) == 1 and digits in KEYS else "?"
 
 
-def step(flow: Flow, state: State, key: str) -> Step:
+def step(flow: Flow, state: State, key: str, offered: tuple[str, ...] = ()) -> Step:
     """Decide where a key (or '' for silence) at a node leads; never raises for any input."""
+    # `offered` is what callers are offered now (Renderer.offered): with fewer than two languages
+    # there is nothing to choose, and the language menu is passed by in the default language.
+    result = _step(flow, state, key, offered)
+    target = flow.nodes.get(result.node)
+    if target is not None and target.kind == "language" and len(offered) < 2:
+        # Only one language is offered: there is nothing to choose, go straight on in it.
+        return Step(
+            default_choice(flow, target), result.notices, event=result.event, lang=flow.default_language
+        )
+    return result
+
+
+def _step(flow: Flow, state: State, key: str, offered: tuple[str, ...]) -> Step:
     node = flow.nodes.get(state.node)
     if node is None:
         return Step(flow.start, event="unknown_node")
+    if node.kind == "language" and len(offered) < 2 and key:
+        # Nothing to choose: a key pressed here is meant for what follows the default language.
+        return _step(
+            flow, State(default_choice(flow, node), flow.default_language, slow=state.slow), key, offered
+        )
+    if node.kind == "language" and key not in flow.global_keys:
+        return _language_step(flow, node, state, key, offered)
     if node.next and key == "":
         return Step(node.next)
     if key == "":
@@ -74,13 +108,31 @@ def step(flow: Flow, state: State, key: str) -> Step:
             return Step(global_key.node, event="key")
         if global_key.action == "back":
             return Step(flow.back_of(node.id), event="key")
+        if global_key.action == "slow":
+            notice = flow.system_prompts.get("slow_off" if state.slow else "slow_on", "")
+            return Step(node.id, (notice,) if notice else (), event="slow", slow=not state.slow)
         return Step(node.id, event="key")
     if node.next:
         # A key pressed during a message that goes straight on is meant for the next menu.
-        return step(flow, State(node.next, state.lang), key)
+        return step(flow, State(node.next, state.lang, slow=state.slow), key, offered)
     option = node.option(key)
     if option is not None:
         return Step(option.goto, event="key")
+    invalid = state.invalid + 1
+    if invalid >= flow.limits.invalid_keys:
+        return Step(flow.on_limit, event="invalid_limit")
+    return Step(
+        node.id, (flow.system_prompts["invalid"],), state.silences, invalid, reprompt=True, event="invalid"
+    )
+
+
+def _language_step(flow: Flow, node: Node, state: State, key: str, offered: tuple[str, ...]) -> Step:
+    """Choose a language by its key; pressing nothing chooses the default language."""
+    if key == "":
+        return Step(default_choice(flow, node), event="language", lang=flow.default_language)
+    option = node.option(key)
+    if option is not None and option.lang in offered:
+        return Step(option.goto, event="language", lang=option.lang)
     invalid = state.invalid + 1
     if invalid >= flow.limits.invalid_keys:
         return Step(flow.on_limit, event="invalid_limit")
@@ -107,14 +159,16 @@ class Renderer:
         self.flow = flow
         self.base = base
         self.audio = audio
+        # Which languages callers are offered depends on the audio too: rebuilt with the renderer.
+        self.offered = offered_languages(flow, audio)
         self._cache: dict[tuple[object, ...], str] = {}
 
-    def render(self, step: Step, lang: str, caller_id: str | None = None) -> str:
+    def render(self, step: Step, lang: str, caller_id: str | None = None, slow: bool = False) -> str:
         """Return the TwiML document for a step."""
-        key = (step.node, step.notices, step.silences, step.invalid, step.reprompt, lang, caller_id)
+        key = (step.node, step.notices, step.silences, step.invalid, step.reprompt, lang, caller_id, slow)
         cached = self._cache.get(key)
         if cached is None:
-            cached = str(self._build(step, lang, caller_id))
+            cached = str(self._build(step, lang, caller_id, slow))
             if len(self._cache) < 20_000:
                 self._cache[key] = cached
         return cached
@@ -125,51 +179,73 @@ class Renderer:
         lang = lang if lang in flow.catalogue.languages else flow.default_language
         response = VoiceResponse()
         menu = flow.nodes[flow.start].next or flow.start
+        if flow.nodes[menu].kind == "language":
+            menu = default_choice(flow, flow.nodes[menu])
         gather = self._gather(response, State(menu, lang), flow.limits.gather_timeout)
         for pid in flow.safe_say:
             self.speak(gather, pid, lang)
         response.redirect(f"{self.base}/gather?{State(menu, lang).query()}", method="POST")
         return str(response)
 
-    def speak(self, verb: VoiceResponse | Gather, prompt_id: str, lang: str) -> None:
+    def speak(self, verb: VoiceResponse | Gather, prompt_id: str, lang: str, slow: bool = False) -> None:
         """Add one prompt: its fresh audio if there is some, else <Say> with the language's voice."""
-        url = self.audio(prompt_id, lang, False) if self.audio else None
+        url = None
+        if self.audio:
+            # Slow audio first when asked for; a recording at normal pace beats no voice at all.
+            url = self.audio(prompt_id, lang, slow) or (self.audio(prompt_id, lang, False) if slow else None)
         if url:
             verb.play(url)
             return
         voice = self.flow.voices.get(lang)
-        verb.say(
-            self.flow.catalogue.text(prompt_id, lang),
-            voice=voice.say_voice if voice else None,
-            language=voice.say_language if voice else None,
-        )
+        text = self.flow.catalogue.text(prompt_id, lang)
+        say_voice = voice.say_voice if voice else None
+        if slow and say_voice and say_voice.startswith(("Polly.", "Google.")):
+            say = verb.say(voice=say_voice, language=voice.say_language if voice else None)
+            say.prosody(text, rate=SLOW_RATE)
+            return
+        verb.say(text, voice=say_voice, language=voice.say_language if voice else None)
 
-    def _gather(self, response: VoiceResponse, state: State, timeout: int) -> Gather:
+    def _gather(
+        self, response: VoiceResponse, state: State, timeout: int, node: Node | None = None
+    ) -> Gather:
+        # Spoken answers are an extra, where the language has recognition: the keypad works the same.
+        speech = speech_language(self.flow, node, state.lang) if node else None
         return response.gather(
-            input="dtmf",
+            input="dtmf speech" if speech else "dtmf",
             action=f"{self.base}/gather?{state.query()}",
             method="POST",
             num_digits=1,
             finish_on_key="",
             timeout=timeout,
             action_on_empty_result=True,
+            language=speech,
+            hints=(hints(self.flow, node, state.lang, self.offered) or None) if speech and node else None,
+            speech_timeout="auto" if speech else None,
         )
 
-    def _build(self, step: Step, lang: str, caller_id: str | None) -> VoiceResponse:
+    def _build(self, step: Step, lang: str, caller_id: str | None, slow: bool = False) -> VoiceResponse:
         flow = self.flow
         node = flow.nodes[step.node]
         response = VoiceResponse()
-        state = State(node.id, lang, step.silences, step.invalid)
-        if node.kind in ("menu", "message"):
+        state = State(node.id, lang, step.silences, step.invalid, slow)
+        if node.kind == "language":
+            gather = self._gather(response, state, flow.limits.gather_timeout, node)
+            for pid in step.notices + node.say:
+                self.speak(gather, pid, lang, slow)
+            # Each language is offered in its own words and voice.
+            for _, code, pid in menu_options(node, self.offered):
+                self.speak(gather, pid, code, slow)
+            response.redirect(f"{self.base}/gather?{state.query()}", method="POST")
+        elif node.kind in ("menu", "message"):
             timeout = flow.limits.pass_timeout if node.next else flow.limits.gather_timeout
-            gather = self._gather(response, state, timeout)
+            gather = self._gather(response, state, timeout, node)
             for pid in step.notices + self._body(node, step.reprompt):
-                self.speak(gather, pid, lang)
+                self.speak(gather, pid, lang, slow)
             # Reached only if a platform ignores actionOnEmptyResult: same request as silence.
             response.redirect(f"{self.base}/gather?{state.query()}", method="POST")
         elif node.kind == "transfer":
             for pid in step.notices + node.say:
-                self.speak(response, pid, lang)
+                self.speak(response, pid, lang, slow)
             contact = flow.contacts[node.contact or ""]
             dial = response.dial(
                 action=f"{self.base}/dial?{state.query()}",
@@ -181,7 +257,7 @@ class Renderer:
             dial.number(contact.e164)
         else:
             for pid in step.notices + node.say:
-                self.speak(response, pid, lang)
+                self.speak(response, pid, lang, slow)
             response.hangup()
         return response
 

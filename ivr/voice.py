@@ -10,6 +10,7 @@ from flask import Blueprint, Response, abort, current_app, request
 from twilio.request_validator import RequestValidator
 
 from .journeys import FINAL_CALL_STATUSES, Event, step_events
+from .languages import speech_key
 from .twiml import State, dial_step, parse_key, step
 from .twiml import Step as FlowStep
 
@@ -55,7 +56,11 @@ def gather() -> Response:
     live = services().live.current()
     state = _state()
     key = parse_key(request.values.get("Digits"))
-    return _answer(step(live.flow, state, key), state.lang, key=key or None, at=state.node)
+    if not key and request.values.get("SpeechResult"):
+        key = _spoken_key(state)
+    next_step = step(live.flow, state, key, live.renderer.offered)
+    slow = state.slow if next_step.slow is None else next_step.slow
+    return _answer(next_step, next_step.lang or state.lang, key=key or None, at=state.node, slow=slow)
 
 
 @bp.route("/dial", methods=METHODS)
@@ -65,7 +70,14 @@ def dial() -> Response:
     state = _state()
     status = request.values.get("DialCallStatus", "")
     outcome = _word(status)
-    return _answer(dial_step(live.flow, state, status), state.lang, key=None, at=state.node, outcome=outcome)
+    return _answer(
+        dial_step(live.flow, state, status),
+        state.lang,
+        key=None,
+        at=state.node,
+        outcome=outcome,
+        slow=state.slow,
+    )
 
 
 @bp.route("/status", methods=METHODS)
@@ -98,11 +110,16 @@ def safe_twiml(lang: str | None = None) -> Response:
 
 
 def _answer(
-    next_step: FlowStep, lang: str, key: str | None, at: str | None = None, outcome: str | None = None
+    next_step: FlowStep,
+    lang: str,
+    key: str | None,
+    at: str | None = None,
+    outcome: str | None = None,
+    slow: bool = False,
 ) -> Response:
     live = services().live.current()
     caller_id = _caller_id() if live.flow.nodes[next_step.node].kind == "transfer" else None
-    body = live.renderer.render(next_step, lang, caller_id)
+    body = live.renderer.render(next_step, lang, caller_id, slow)
     journeys = services().journeys
     if journeys is not None:
         _record_steps(journeys, lambda: step_events(live.flow, next_step, lang, key, at, outcome))
@@ -115,11 +132,29 @@ def _state() -> State:
     node = args.get("node", "")
     lang = args.get("lang", "")
     return State(
-        node=node if NODE_ID.match(node) else live.flow.start,
-        lang=lang if lang in live.flow.languages else live.flow.default_language,
+        # No node, or a malformed one, is an unknown node: the call starts again from the greeting.
+        node=node if NODE_ID.match(node) else "?",
+        lang=lang if lang in live.renderer.offered else live.flow.default_language,
         silences=_small_int(args.get("s")),
         invalid=_small_int(args.get("i")),
+        slow=args.get("slow") == "1",
     )
+
+
+def _spoken_key(state: State) -> str:
+    """Map a spoken answer to a key; the words themselves are never stored or logged."""
+    live = services().live.current()
+    node = live.flow.nodes.get(state.node)
+    if node is None:
+        return "?"
+    try:
+        confidence = float(request.values.get("Confidence", "0"))
+    except ValueError:
+        confidence = 0.0
+    if not 0.0 <= confidence <= 1.0:
+        confidence = 0.0
+    speech = request.values.get("SpeechResult", "")[:500]
+    return speech_key(live.flow, node, state.lang, speech, confidence, live.renderer.offered)
 
 
 def _small_int(value: str | None) -> int:

@@ -38,7 +38,7 @@ def test_check_reads_ivr_prompts_dir(prompts_dir: Path, monkeypatch) -> None:
 
 def test_simulate_prints_the_call(app) -> None:
     result = CliRunner().invoke(
-        cli, ["simulate", "2", ".", "1", "busy"], obj=ScriptInfo(create_app=lambda: app)
+        cli, ["simulate", "1", "2", ".", "1", "busy"], obj=ScriptInfo(create_app=lambda: app)
     )
     assert result.exit_code == 0, result.output
     assert "If you are in danger now, hang up and dial 9 9 9." in result.output

@@ -63,8 +63,8 @@ FAULTS = [
     ),
     (
         "flow.yaml",
-        "say: [welcome, advice_999, silent_solution, keys_intro]",
-        "say: [welcome, keys_intro]",
+        "say: [welcome, advice_999, silent_solution, offer_refuge]",
+        "say: [welcome, offer_refuge]",
         ["greeting", "999 advice"],
     ),
     (

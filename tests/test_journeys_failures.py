@@ -52,8 +52,8 @@ def stored(store: JourneyStore) -> int:
 def test_locked_sqlite_drops_events_and_calls_go_on(app, tmp_path: Path, caplog) -> None:
     caplog.set_level(logging.WARNING)
     store = app.extensions["ivr"].journeys
+    store.ensure_schema()  # as after the first write: what fails below is every insert
     database = Path(str(store.engine.url.database))
-    assert database.exists()  # the schema was made at start
     blocker = sqlite3.connect(database, timeout=0, isolation_level=None)
     blocker.execute("BEGIN EXCLUSIVE")
     try:
@@ -116,7 +116,9 @@ def test_unreachable_postgresql_drops_events_and_calls_go_on(app_config, monkeyp
     from ivr.cli import cli
 
     result = app.test_cli_runner().invoke(cli, ["report"])
-    assert result.exit_code != 0
+    assert result.exit_code == 1 and "the journey store cannot be reached: OperationalError" in result.output
+    result = app.test_cli_runner().invoke(cli, ["journeys", "purge"])
+    assert result.exit_code == 1 and "cannot be reached" in result.output
     app.extensions["ivr"].engine.dispose()
 
 

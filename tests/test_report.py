@@ -185,7 +185,8 @@ def test_figures_of_an_empty_database(journey_app) -> None:
     figs = report.figures(journey_app.extensions["ivr"].engine)
     assert figs.calls == 0 and figs.nodes == [] and figs.median_seconds_to_first_transfer is None
     assert "No calls" in report.to_text(figs)
-    for svg in (report.svg_funnel(figs), report.svg_flow(figs), report.svg_calls_per_day(figs)):
+    for chart in (report.svg_funnel, report.svg_flow, report.svg_calls_per_day, report.svg_menus):
+        svg = chart(figs)
         assert "no calls yet" in svg and ET.fromstring(svg).tag == SVG + "svg"
 
 
@@ -279,6 +280,8 @@ def test_svg_charts_show_the_counts() -> None:
     assert "greeting (4)" in flow and "main_menu (3)" in flow and "3" in flow
     days = texts(report.svg_calls_per_day(figs))
     assert "02 Mar" in days and "04 Mar" in days
+    menus = texts(report.svg_menus(figs))
+    assert "main_menu" in menus and "0:2 1:1 | wrong 1 | silent 2" in menus
     bars = texts(report.svg_bars(figs.transfer_outcomes.items(), title="Transfer outcomes"))
     assert bars[0] == "Transfer outcomes" and "no outcome" in bars and "1" in bars
 
@@ -292,12 +295,14 @@ def test_svg_escapes_every_label(label: str) -> None:
         calls_per_day=[(date(2026, 1, 1), 2)],
         nodes=[NodeCount(label, 2, 1), NodeCount("next", 1, 1)],
         edges=[(label, "next", 1)],
+        menus=[MenuKeys(label, {"1": 2}, {"9": 1}, silences=1)],
     )
     for svg in (
         report.svg_funnel(figs),
         report.svg_flow(figs),
         report.svg_bars([(label, 3)], title=label),
         report.svg_calls_per_day(figs),
+        report.svg_menus(figs),
     ):
         root = ET.fromstring(svg)
         assert not [e for e in root.iter() if e.tag.endswith("script")]

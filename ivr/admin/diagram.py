@@ -18,6 +18,7 @@ KIND_STYLE = {
     "message": ("#f3f4f6", "#4b5563", "message"),
     "transfer": ("#dcfce7", "#15803d", "transfer"),
     "end": ("#fee2e2", "#b91c1c", "ends the call"),
+    "language": ("#fef3c7", "#b45309", "language menu"),
 }
 
 
@@ -28,6 +29,7 @@ class Edge:
     source: str
     target: str
     label: str
+    detail: str = ""
 
 
 def order(flow: Flow) -> list[str]:
@@ -44,10 +46,20 @@ def order(flow: Flow) -> list[str]:
 
 
 def edges(flow: Flow) -> list[Edge]:
-    """Return every arrow: menu keys, 'then' for a message that goes on, transfer outcomes."""
+    """Return every arrow: menu keys, 'then' for a message that goes on, transfer outcomes.
+
+    Keys of one node that lead to the same place share one arrow ("keys 2,3,4"), the languages
+    they choose, if any, in its detail.
+    """
     found: list[Edge] = []
     for node in flow.nodes.values():
-        found += [Edge(node.id, o.goto, f"key {o.key}") for o in node.options]
+        by_target: dict[str, list[tuple[str, str | None]]] = {}
+        for o in node.options:
+            by_target.setdefault(o.goto, []).append((o.key, getattr(o, "lang", None)))
+        for target, keys in by_target.items():
+            label = ("key " if len(keys) == 1 else "keys ") + ",".join(k for k, _ in keys)
+            detail = ", ".join(f"{k}: {lang}" for k, lang in keys if lang)
+            found.append(Edge(node.id, target, label, detail))
         if node.next:
             found.append(Edge(node.id, node.next, "then"))
         if node.on_answered:
@@ -111,7 +123,9 @@ def svg(flow: Flow) -> str:
 def _legend(flow: Flow) -> str:
     keys = []
     for key, gkey in flow.global_keys.items():
-        meaning = {"repeat": "hear again", "back": "go back"}.get(gkey.action, f"go to {gkey.node}")
+        meaning = {"repeat": "hear again", "back": "go back", "slow": "slower speech"}.get(
+            gkey.action, f"go to {gkey.node}"
+        )
         keys.append(f"{key}: {meaning}")
     line1 = "Keys in every menu: " + " · ".join(keys)
     line2 = f"Too many silences or wrong keys: go to {flow.on_limit}"
@@ -135,7 +149,8 @@ def _edge(edge: Edge, places: dict[str, tuple[int, int]], slot: int) -> str:
     label = escape(edge.label)
     head = (
         f'<g class="edge" data-from="{escape(edge.source)}" data-to="{escape(edge.target)}">'
-        f"<title>{escape(edge.source)} → {escape(edge.target)}: {label}</title>"
+        f"<title>{escape(edge.source)} → {escape(edge.target)}: {label}"
+        f"{' (' + escape(edge.detail) + ')' if edge.detail else ''}</title>"
     )
     if tx <= sx:
         # Back to an earlier column (or the same one): written under the box, not drawn across the page.

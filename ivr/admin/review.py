@@ -15,7 +15,9 @@ KIND_WORDS = {
     "message": "Message",
     "transfer": "Transfer: connects the caller",
     "end": "Ending: the call ends",
+    "language": "Language menu: the key chooses the language",
 }
+ACTION_WORDS = {"repeat": "hear this again", "back": "go back", "slow": "slower speech, or normal again"}
 
 
 @dataclass
@@ -25,6 +27,7 @@ class Way:
     how: str
     target: str
     text: str = ""
+    lang: str = ""
 
 
 @dataclass
@@ -59,7 +62,13 @@ def outline(flow: Flow, lang: str) -> list[Step]:
 def _step(flow: Flow, node: Node, lang: str) -> Step:
     step = Step(node.id, node.kind, [(pid, readable(flow, pid, lang)) for pid in node.say])
     for option in node.options:
-        step.ways.append(Way(f"Key {option.key}", option.goto, readable(flow, option.say, lang)))
+        chosen = getattr(option, "lang", None)
+        if chosen:
+            # A language menu reads each choice in the language it chooses.
+            text = readable(flow, option.say, chosen)
+            step.ways.append(Way(f"Key {option.key}: {chosen}", option.goto, text, chosen))
+        else:
+            step.ways.append(Way(f"Key {option.key}", option.goto, readable(flow, option.say, lang)))
     if node.next:
         seconds = flow.limits.pass_timeout
         step.ways.append(Way(f"Then, after {seconds} s without a key", node.next))
@@ -72,7 +81,7 @@ def _step(flow: Flow, node: Node, lang: str) -> Step:
         if node.on_failed:
             failed = " ".join(readable(flow, pid, lang) for pid in node.failed_say)
             step.ways.append(Way("If nobody answers (busy, no answer, failed)", node.on_failed, failed))
-    if node.kind == "menu" or (node.kind == "message" and node.options):
+    if node.kind in ("menu", "language") or (node.kind == "message" and node.options):
         step.notes.append(
             f"Silence for {flow.limits.gather_timeout} s: asked again; after {flow.limits.silences} "
             f"silences or {flow.limits.invalid_keys} wrong keys the call goes to {flow.on_limit}."
@@ -114,5 +123,6 @@ def flow_svg() -> Response:
 
 
 def _global_keys(flow: Flow, lang: str) -> list[tuple[str, str]]:
-    words = {"repeat": "hear this again", "back": "go back"}
-    return [(key, words.get(g.action, f"go to {g.node}")) for key, g in sorted(flow.global_keys.items())]
+    return [
+        (key, ACTION_WORDS.get(g.action, f"go to {g.node}")) for key, g in sorted(flow.global_keys.items())
+    ]

@@ -59,6 +59,8 @@ def test_simulator_plays_a_call_to_the_refuge_transfer(page):
     page.get_by_role("button", name="Call the line").click()
     expect(page.locator("#sim-status")).to_contain_text("At greeting")
     expect(page.locator(".turn").first).to_contain_text("hang up and dial 9 9 9")
+    page.get_by_role("button", name="Press 1").click()  # English
+    expect(page.locator(".turn")).to_have_count(2)
     page.get_by_role("button", name="Press 2").click()
     expect(page.locator("#sim-status")).to_contain_text("At help_menu")
     page.get_by_role("button", name="Press 1").click()
@@ -98,6 +100,8 @@ def test_admin_sees_the_journeys_of_a_simulated_call(page, app):
     sign_in(page, "ada")
     page.goto("/admin/simulator")
     page.get_by_role("button", name="Call the line").click()
+    page.get_by_role("button", name="Press 1").click()
+    expect(page.locator(".turn")).to_have_count(2)
     page.get_by_role("button", name="Press 2").click()
     expect(page.locator("#sim-status")).to_contain_text("At help_menu")
     app.extensions["ivr"].journeys.flush()
