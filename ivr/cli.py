@@ -10,6 +10,7 @@ from flask.cli import FlaskGroup
 
 from . import config, create_app
 from . import flow as flowmod
+from .audio_cli import prompts_cli
 from .db import db_cli
 
 
@@ -79,3 +80,4 @@ def simulate(keys: tuple[str, ...], twiml: bool) -> None:
 
 
 cli.add_command(db_cli)
+cli.add_command(prompts_cli)
