@@ -70,14 +70,20 @@ def status(lang: str | None, not_fresh: bool) -> None:
 
 
 @prompts_cli.command("render")
+@click.argument("prompt_ids", nargs=-1, metavar="[ID]...")
 @_lang_option
 @click.option("--only-missing", "mode", flag_value="missing", help="Render only prompts with no audio.")
 @click.option("--all", "mode", flag_value="all", help="Render again every prompt not recorded by staff.")
-def render_command(lang: str | None, mode: str | None) -> None:
-    """Render missing and stale prompts with gTTS (fresh staff recordings are never replaced)."""
+def render_command(prompt_ids: tuple[str, ...], lang: str | None, mode: str | None) -> None:
+    """Render missing and stale prompts (or only the IDs given) with gTTS; never a fresh recording."""
     flow = _flow()
     lib = _lib()
-    jobs, report = plan(lib, flow, _check_lang(flow, lang), mode or "stale")
+    known = {pid for language in flow.catalogue.languages.values() for pid in language.texts}
+    unknown = [pid for pid in prompt_ids if pid not in known]
+    if unknown:
+        raise click.BadParameter(f"no prompt {', '.join(unknown)}", param_hint="ID")
+    jobs, report = plan(lib, flow, _check_lang(flow, lang), mode or "stale", prompt_ids)
+
     config = current_app.config
     if jobs:
         with click.progressbar(

@@ -40,9 +40,9 @@ class RenderReport:
 
 
 def plan(
-    lib: AudioLibrary, flow: Flow, lang: str | None = None, mode: str = "stale"
+    lib: AudioLibrary, flow: Flow, lang: str | None = None, mode: str = "stale", only: tuple[str, ...] = ()
 ) -> tuple[list[RenderJob], RenderReport]:
-    """Return the prompts a run must render, and a report already holding what it leaves alone."""
+    """Return the prompts a run must render (of `only`, if given), and a report of what it leaves."""
     report = RenderReport()
     jobs: list[RenderJob] = []
     for code in languages(flow):
@@ -51,6 +51,8 @@ def plan(
         voice = flow.voices.get(code)
         renderable = bool(voice and voice.gtts.get("lang"))
         for pid in prompt_ids(flow, code):
+            if only and pid not in only:
+                continue
             for slow in lib.rates(flow, code, pid):
                 row = lib.prompt(flow, pid, code, slow)
                 if not needs(row, mode):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import re
 import subprocess
@@ -11,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs
 
+import pytest
 import responses
 
 from ivr import tts
@@ -28,6 +30,8 @@ CODECS = {
     ".ogg": ["-c:a", "libvorbis", "-q:a", "3", "-ar", "44100"],
     ".webm": ["-c:a", "libopus", "-b:a", "32k", "-ar", "48000"],
 }
+# Short prompts, one request each: enough to see a run's behaviour without rendering all of them.
+SOME = ("welcome", "main_menu_intro", "opt_danger", "opt_get_help", "opt_report", "opt_learn", "goodbye")
 GTTS_URL = re.compile(r"https://translate\.google\.[a-z.]+/_/TranslateWebserverUi/data/batchexecute")
 
 
@@ -100,7 +104,7 @@ class FakeGoogle:
     mp3: bytes
     asked: list[tuple[str, str, bool]] = field(default_factory=list)
     hosts: list[str] = field(default_factory=list)
-    fail: list[object] = field(default_factory=list)  # status codes or exceptions to answer first
+    fail: list[object] = field(default_factory=list)  # first answers: a status, an exception, None (fine)
 
     def __call__(self, request):  # type: ignore[no-untyped-def]
         """Answer one request (a responses callback)."""
@@ -108,8 +112,8 @@ class FakeGoogle:
         rpc = json.loads(form["f.req"][0])
         text, lang, speed, _ = json.loads(rpc[0][0][1])
         self.hosts.append(request.url.split("/")[2])
-        if self.fail:
-            failure = self.fail.pop(0)
+        failure = self.fail.pop(0) if self.fail else None
+        if failure is not None:
             if isinstance(failure, BaseException):
                 raise failure
             return (int(failure), {}, "error")  # type: ignore[call-overload]
@@ -162,3 +166,29 @@ def decode(path: Path) -> Decoded:
         seconds=int(h) * 3600 + int(m) * 60 + float(s),
         lufs=float(lufs.group(1)),
     )
+
+
+def check_consistent(root: Path, strict: bool = False) -> int:
+    """Check that the manifest lists only whole files, each matching its hash, and return how many
+    prompts it lists. A file not (yet) listed may exist only whole; `strict`: none may exist."""
+    data = json.loads((root / "manifest.json").read_text())
+    listed = set()
+    for entry in data["prompts"].values():
+        assert [v for v in entry["versions"] if v["version"] == entry["current"]]
+        for version in entry["versions"]:
+            path = root / version["file"]
+            listed.add(version["file"])
+            assert_whole(path)
+            assert decode(path).seconds == pytest.approx(version["duration"], abs=0.05)
+    for path in root.glob("*/*"):
+        name = str(path.relative_to(root))
+        if name not in listed and not name.startswith("."):
+            assert not strict, f"{name} is not listed"
+            assert_whole(path)
+    assert not list(root.glob("*.tmp"))
+    return len(data["prompts"])
+
+
+def assert_whole(path: Path) -> None:
+    """A library file's name holds its content's hash; a half-written file would not match."""
+    assert path.name.split(".")[1] == hashlib.sha256(path.read_bytes()).hexdigest()[:16], path
