@@ -9,6 +9,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -39,6 +40,7 @@ MIN_LUFS = -45.0  # quieter than this (integrated loudness) is a recording that 
 IMPORT_EXTENSIONS = (".wav", ".mp3", ".m4a", ".ogg", ".oga", ".opus", ".webm", ".flac", ".aac")
 HISTORY_KEEP = 10  # versions kept per prompt; older files are deleted
 SOURCES = ("recording", "tts")
+LIBRARY_NAME = re.compile(r"[a-z][a-z0-9_]*(-slow)?\.[0-9a-f]{16}\.wav")
 
 
 class AudioError(Exception):
@@ -448,7 +450,8 @@ class AudioLibrary:
             if not folder.is_dir() or folder.name.startswith("."):
                 continue
             for file in folder.glob("*" + tts.EXTENSION):
-                if f"{folder.name}/{file.name}" not in listed:
+                # Only names the library makes: a file someone put here by hand is left alone.
+                if LIBRARY_NAME.fullmatch(file.name) and f"{folder.name}/{file.name}" not in listed:
                     with contextlib.suppress(OSError):
                         file.unlink()
 
