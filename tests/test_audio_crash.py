@@ -30,7 +30,7 @@ def mp3() -> bytes:
 
 CRASHER = textwrap.dedent(
     """
-    import os, signal, sys
+    import os, signal, sys, time
     import responses
     from ivr import create_app
     from ivr.cli import cli
@@ -44,6 +44,7 @@ CRASHER = textwrap.dedent(
         seen.append(1)
         if len(seen) == crash_at:
             os.kill(os.getpid(), signal.SIGKILL)  # the power goes off mid-run
+        time.sleep(0.08)  # Google's latency: the run is still going when the test kills it
         return (200, {}, gtts_body(mp3))
 
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:

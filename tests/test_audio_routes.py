@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,7 +13,7 @@ from ivr import create_app
 from ivr.audio import AudioLibrary
 from ivr.simulator import Call
 from tests.audio_helpers import make_voice
-from tests.conftest import TOKEN
+from tests.conftest import ROOT, TOKEN
 
 WELCOME = "Derbyshire Victim Services: the trafficking help line."
 
@@ -106,12 +109,27 @@ def test_rollback_and_import_reach_the_next_call(app, lib, flow, tmp_path: Path,
     assert Call(app, TOKEN).start().plays == ["http://localhost" + welcome]
 
 
-def test_a_change_made_by_another_process_is_noticed(app, flow, tmp_path: Path) -> None:
+def test_an_import_in_a_shell_reaches_the_running_service(app, lib, flow, tmp_path: Path) -> None:
     assert Call(app, TOKEN).start().plays == []  # documents are built and cached without audio
-    other = AudioLibrary(Path(app.config["AUDIO_DIR"]))  # as `ivr prompts import` in a shell would
-    take = make_voice(tmp_path / "welcome.ogg", seconds=1.0)
-    url = other.import_recording(flow, "welcome", "en-GB", take, "welcome.ogg").url
-    assert Call(app, TOKEN).start().plays == ["http://localhost" + url]
+    take = make_voice(tmp_path / "takes" / "en-GB" / "welcome.ogg", seconds=1.0)
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "IVR_PROMPTS_DIR": app.config["PROMPTS_DIR"],
+        "IVR_AUDIO_DIR": app.config["AUDIO_DIR"],
+        "IVR_SECRET_KEY": "shell",
+        "IVR_DATABASE_URL": "sqlite://",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "ivr", "prompts", "import", str(take)],
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "imported" in done.stdout
+    plays = Call(app, TOKEN).start().plays  # the service notices the manifest changed on disk
+    url = lib.prompt(flow, "welcome", "en-GB").url
+    assert url is not None
+    assert plays == ["http://localhost" + url]
 
 
 def test_urls_follow_the_host_twilio_called(app, welcome: str) -> None:
