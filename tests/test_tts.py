@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -106,3 +107,13 @@ def test_wav_info_refuses_other_files(tmp_path: Path) -> None:
     other = make_voice(tmp_path / "take.mp3")
     with pytest.raises(tts.ConversionError, match="not a WAV"):
         tts.wav_info(other)
+
+
+@pytest.mark.net
+@pytest.mark.skipif(os.environ.get("IVR_TEST_NET") != "1", reason="needs the real internet (IVR_TEST_NET=1)")
+def test_real_gtts_renders_a_prompt(tmp_path: Path) -> None:
+    source = tmp_path / "gtts.mp3"
+    source.write_bytes(tts.synthesize("To go back to the main menu, press 2.", BRITISH))
+    target = tmp_path / "out.wav"
+    tts.to_telephony(source, target, tts.measure(source, 120))
+    assert 1.0 < decode(target).seconds < 6.0
