@@ -62,6 +62,9 @@ class AudioStore:
                 self._entries = entries
                 self._stamp = self._disk_stamp()
                 self._remove_unlisted(entries)
+                for stale in self.root.glob(".manifest-*.tmp"):  # a writer killed mid-write
+                    with contextlib.suppress(OSError):
+                        stale.unlink()
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
@@ -117,6 +120,7 @@ class AudioStore:
         body = json.dumps({"format": 1, "prompts": entries}, indent=1, sort_keys=True)
         fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".manifest-", suffix=".tmp")
         try:
+            os.chmod(tmp, 0o644)
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 handle.write(body + "\n")
                 handle.flush()
