@@ -76,7 +76,9 @@ class LiveFlow:
 
     def _build(self, flow: Flow) -> Live:
         renderer = Renderer(flow, audio=self.audio)
-        safe = {lang: renderer.safe(lang) for lang in flow.languages}
+        # The safe answer is spoken with <Say>: it must work when nothing else does, audio included.
+        spoken = Renderer(flow)
+        safe = {lang: spoken.safe(lang) for lang in flow.languages}
         return Live(flow, renderer, safe)
 
     def _files_stamp(self) -> tuple[tuple[str, int, int], ...]:

@@ -13,7 +13,7 @@ from ivr import create_app
 from ivr.audio import AudioLibrary
 from ivr.simulator import Call
 from tests.audio_helpers import make_voice
-from tests.conftest import ROOT, TOKEN
+from tests.conftest import ROOT, TOKEN, post_signed, twiml
 
 WELCOME = "Derbyshire Victim Services: the trafficking help line."
 
@@ -174,9 +174,14 @@ def test_a_broken_manifest_never_breaks_a_call(app, welcome: str) -> None:
     assert WELCOME in turn.says
 
 
-def test_the_safe_answer_is_spoken(client, welcome: str) -> None:
-    from tests.conftest import post_signed, twiml
-
+def test_the_safe_answer_is_spoken(app, client, flow, tmp_path: Path) -> None:
+    for pid in flow.safe_say:
+        take = make_voice(tmp_path / f"{pid}.wav", seconds=1.0)
+        AudioLibrary(Path(app.config["AUDIO_DIR"])).import_recording(flow, pid, "en-GB", take, take.name)
+    # The service notices the new audio inside this request and rebuilds its documents there.
     root = twiml(post_signed(client, "/voice/fallback"))
     assert root.findall(".//Play") == []
-    assert root.findall(".//Say")
+    assert [say.text for say in root.iter("Say")] == [
+        flow.catalogue.text(pid, "en-GB") for pid in flow.safe_say
+    ]
+    assert len(Call(app, TOKEN).start().plays) == 1  # advice_999 is in the greeting, and plays there
