@@ -105,7 +105,7 @@ class AudioLibrary(AudioStore):
         """Return the absolute URL of a prompt's fresh audio, or None to speak it with <Say>."""
         root = self.cache_key()
         if not root or self.live is None:
-            # No request and no IVR_PUBLIC_URL: the safe answer is spoken and depends on nothing.
+            # No request and no IVR_PUBLIC_URL: no absolute URL can be made, so <Say>.
             return None
         entry = self._entries.get(key_of(prompt_id, lang, slow))
         version = _current(entry)
