@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ivr import create_app
 from ivr.audio import AudioLibrary
@@ -185,3 +187,26 @@ def test_the_safe_answer_is_spoken(app, client, flow, tmp_path: Path) -> None:
         flow.catalogue.text(pid, "en-GB") for pid in flow.safe_say
     ]
     assert len(Call(app, TOKEN).start().plays) == 1  # advice_999 is in the greeting, and plays there
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    path=st.lists(
+        st.sampled_from(
+            ["..", ".", "%2e%2e", "%2f", "en-GB", "manifest.json", ".lock", "secret.txt", "", "//"]
+        )
+        | st.text(alphabet="./%2ef-GBwelcom", max_size=12),
+        max_size=5,
+    )
+)
+def test_no_path_serves_anything_but_listed_audio(app, client, welcome: str, path: list[str]) -> None:
+    (Path(app.config["AUDIO_DIR"]).parent / "secret.txt").write_text("not for callers")
+    url = "/audio/" + "/".join(path)
+    with client.get(url) as response:
+        body = response.get_data()
+        status = response.status_code
+    if status == 200:
+        assert url == welcome or url.replace("//", "/") == welcome, url
+    else:
+        assert status in (404, 405, 308, 400), (url, status)
+    assert b"not for callers" not in body
