@@ -60,6 +60,7 @@ def test_render_fills_the_library_then_has_nothing_to_do(app, ivr, google, flow,
     assert result.exit_code == 0, result.output
     prompts = len(flow.catalogue.languages["en-GB"].texts)
     assert f"{prompts} rendered" in result.output
+    assert f"Rendering {prompts} prompt(s)" in result.output  # the progress bar's label
     assert set(statuses(app).values()) == {("fresh", "tts")}
     # Each prompt's spoken text went to Google: numbers spelled, British host, normal speed.
     joined = " ".join(google.texts())
