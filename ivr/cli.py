@@ -10,6 +10,7 @@ from flask.cli import FlaskGroup
 
 from . import config, create_app
 from . import flow as flowmod
+from .audio_cli import prompts_cli
 from .db import db_cli
 from .journeys_cli import journeys_cli
 from .journeys_cli import report as report_command
@@ -84,3 +85,4 @@ cli.add_command(db_cli)
 cli.add_command(journeys_cli)
 cli.add_command(report_command)
 cli.add_command(languages_cli)
+cli.add_command(prompts_cli)
