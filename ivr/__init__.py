@@ -27,6 +27,7 @@ class Services:
     validator: RequestValidator | None
     engine: Engine
     journeys: Any = None
+    audio: Any = None
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -44,11 +45,20 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
             "TWILIO_AUTH_TOKEN is not set: /voice requests are NOT being verified. "
             "Set it before this line takes real calls."
         )
-    live = LiveFlow(Path(app.config["PROMPTS_DIR"]), float(app.config["FLOW_RELOAD_SECONDS"]))
+    from .audio import AudioLibrary
+
+    audio = AudioLibrary(
+        Path(app.config["AUDIO_DIR"]),
+        public_url=str(app.config.get("PUBLIC_URL") or ""),
+        check_seconds=float(app.config["FLOW_RELOAD_SECONDS"]),
+    )
+    live = LiveFlow(Path(app.config["PROMPTS_DIR"]), float(app.config["FLOW_RELOAD_SECONDS"]), audio=audio)
+    audio.attach(live)
     engine = db.make_engine(db.database_url(app))
     app.extensions["ivr"] = Services(
         live=live, validator=RequestValidator(token) if token else None, engine=engine
     )
+    app.extensions["ivr"].audio = audio
 
     from . import journeys
 
@@ -60,6 +70,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from . import admin
 
     admin.init_app(app)
+    from . import audio_routes
+
+    app.register_blueprint(audio_routes.bp)
     _register_errors(app)
 
     @app.get("/health")

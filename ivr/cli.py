@@ -11,6 +11,7 @@ from flask.cli import FlaskGroup
 from . import config, create_app
 from . import flow as flowmod
 from .admin.users import users_cli
+from .audio_cli import prompts_cli
 from .db import db_cli
 from .journeys_cli import journeys_cli
 from .journeys_cli import report as report_command
@@ -86,3 +87,4 @@ cli.add_command(users_cli)
 cli.add_command(journeys_cli)
 cli.add_command(report_command)
 cli.add_command(languages_cli)
+cli.add_command(prompts_cli)

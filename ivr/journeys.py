@@ -57,6 +57,8 @@ EVENTS = frozenset(
         "silence_limit",
         "invalid_limit",
         "unknown_node",
+        "language",
+        "slow",
         "transfer_attempted",
         "transfer_answered",
         "transfer_failed",

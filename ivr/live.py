@@ -76,7 +76,10 @@ class LiveFlow:
 
     def _build(self, flow: Flow) -> Live:
         renderer = Renderer(flow, audio=self.audio)
-        safe = {lang: renderer.safe(lang) for lang in renderer.offered}
+        # The safe answer is spoken with <Say>: it must work when nothing else does, audio included.
+        # A language offered only with audio falls back to the default language's safe answer.
+        spoken = Renderer(flow)
+        safe = {lang: spoken.safe(lang) for lang in renderer.offered if lang in spoken.offered}
         return Live(flow, renderer, safe)
 
     def _files_stamp(self) -> tuple[tuple[str, int, int], ...]:

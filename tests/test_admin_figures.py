@@ -21,8 +21,8 @@ def web(app):
 
 
 def play_calls(app) -> None:
-    """Two calls: one to a busy transfer and back, one that hangs up in the main menu."""
-    for keys in (["0", "busy"], ["1"]):
+    """Two calls: one to a busy transfer and back, one that chooses English and hangs up in help."""
+    for keys in (["0", "busy"], ["1", "2"]):
         call = run(app, keys, token=TOKEN)
         call.hang_up(40)
     app.extensions["ivr"].journeys.flush()

@@ -7,11 +7,9 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+from tests import audio_helpers
 from tests.admin_helpers import csrf_token, https_client, make_users, sign_in
 from tests.conftest import post_signed
-
-pytest.importorskip("ivr.audio", reason="the prompt library needs the audio library (ivr/audio.py)")
-audio_helpers = pytest.importorskip("tests.audio_helpers")
 
 PAGE = "/admin/prompts/main_menu_intro/en-GB"
 UPLOAD = PAGE + "/upload"
@@ -68,9 +66,9 @@ def test_an_upload_becomes_fresh_and_plays_on_the_line(web, app, tmp_path, suffi
     page = web.get(PAGE).get_data(as_text=True)
     assert "now plays your recording" in page
     assert 'id="prompt-state">fresh<' in page
-    # The caller's line now plays it: the main menu's first prompt is a <Play> of that file.
+    # The caller's line now plays it: the main menu, asked again after a silence, starts with it.
     root = ET.fromstring(
-        post_signed(app.test_client(), "/voice/gather?node=greeting&lang=en-GB&s=0&i=0", {}).get_data()
+        post_signed(app.test_client(), "/voice/gather?node=main_menu&lang=en-GB&s=0&i=0", {}).get_data()
     )
     assert any(p.text.endswith(row.url) for p in root.iter("Play"))
 

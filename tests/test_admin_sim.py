@@ -61,8 +61,10 @@ def test_silences_end_the_call_politely(web, flow):
     _, state = step(web, action="start")
     turn, state = step(web, state, action="silence")  # the greeting goes on to its next menu
     assert turn["node"] == flow.nodes[flow.start].next
-    for _ in range(flow.limits.silences):
+    for _ in range(10):  # each menu on the way gives up after its own silences
         turn, state = step(web, state, action="silence")
+        if turn["ended"]:
+            break
     assert turn["ended"]
     assert any("Goodbye" in s for s in turn["says"])
 
@@ -117,7 +119,7 @@ def test_the_page_has_a_keypad_and_outcomes(web):
     [
         (["1", "2", "1", "busy"], "could not answer"),
         (["0", "answered"], "[hangs up]"),
-        ([".", ".", ".", "."], "Goodbye"),
+        (["."] * 10, "Goodbye"),
     ],
     ids=["busy-fallback", "answered", "silences"],
 )

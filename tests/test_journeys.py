@@ -50,11 +50,12 @@ def full_call(app, call_class: type[Call] = Call) -> Call:
     """Walk a call through keys, a busy transfer, a wrong key, a silence and an answered transfer."""
     call = call_class(app, TOKEN, to=LINE)
     call.start()
-    call.press("2")  # during the greeting: meant for the main menu
+    call.press("1")  # during the greeting: meant for the language menu (English)
+    call.press("2")  # during the keys message: meant for the main menu
     call.press("1")
     assert call.last.dial_number
     call.dial_outcome("busy")
-    call.press("9")
+    call.press("8")
     call.silence()
     call.press("0")
     call.dial_outcome("answered")
@@ -66,6 +67,9 @@ def full_call(app, call_class: type[Call] = Call) -> Call:
 FULL_CALL_EVENTS = [
     ("call_started", "greeting", None, None),
     ("entered", "greeting", None, None),
+    ("entered", "language_menu", None, None),
+    ("language", "language_menu", "1", None),
+    ("entered", "keys_welcome", None, None),
     ("entered", "main_menu", None, None),
     ("key", "main_menu", "2", None),
     ("entered", "help_menu", None, None),
@@ -74,7 +78,7 @@ FULL_CALL_EVENTS = [
     ("transfer_attempted", "refuge_transfer", None, None),
     ("transfer_failed", "refuge_transfer", None, "busy"),
     ("entered", "main_menu", None, None),
-    ("invalid", "main_menu", "9", None),
+    ("invalid", "main_menu", "8", None),
     ("entered", "main_menu", None, None),
     ("silence", "main_menu", None, None),
     ("entered", "main_menu", None, None),
@@ -279,7 +283,7 @@ def test_the_readme_documents_journeys() -> None:
 def test_the_greeting_passing_on_and_a_global_key_at_the_greeting(journey_app) -> None:
     quiet = Call(journey_app, TOKEN)
     quiet.start()
-    quiet.silence()  # the greeting goes straight on to the main menu: not a silence, not entered twice
+    quiet.silence()  # the greeting goes straight on to the language menu: not a silence, not entered twice
     eager = Call(journey_app, TOKEN)
     eager.start()
     eager.press("0")  # a global key is the greeting's own
@@ -292,7 +296,7 @@ def test_the_greeting_passing_on_and_a_global_key_at_the_greeting(journey_app) -
             [
                 ("call_started", "greeting", None),
                 ("entered", "greeting", None),
-                ("entered", "main_menu", None),
+                ("entered", "language_menu", None),
             ],
             [
                 ("call_started", "greeting", None),

@@ -192,12 +192,12 @@ def test_figures_of_an_empty_database(journey_app) -> None:
 
 def test_report_matches_a_batch_of_simulated_calls(journey_app, flow) -> None:
     journeys = [
-        ["1", "1", "answered"],  # danger, then Refuge answers
-        ["2", "2"],  # help menu, Refuge's number
-        [".", ".", ".", "."],  # silence until the line gives up
+        ["1", "1", "1", "answered"],  # English, danger, then Refuge answers
+        ["1", "2", "2"],  # English, help menu, Refuge's number
+        [".", ".", ".", ".", ".", "."],  # English by silence, then silence until the line gives up
         ["0", "busy"],  # 0 during the greeting: Refuge is busy, back to the menu
-        ["3", "1"],  # report, to the police
-        ["9", "9", "9"],  # wrong keys until the line gives up
+        ["1", "3", "1"],  # English, report, to the police
+        ["1", "8", "8", "8"],  # English, then wrong keys until the line gives up
     ]
     for keys in journeys:
         call = run(journey_app, keys, token=TOKEN)
@@ -219,7 +219,7 @@ def test_report_matches_a_batch_of_simulated_calls(journey_app, flow) -> None:
     }
     menus = {m.node: m for m in figs.menus}
     assert menus["main_menu"].keys == {"1": 1, "2": 1, "3": 1}
-    assert menus["main_menu"].invalid == {"9": 3}
+    assert menus["main_menu"].invalid == {"8": 3}
     assert menus["main_menu"].silences == 3 and menus["main_menu"].gave_up == 2
     assert menus["greeting"].keys == {"0": 1}
     assert figs.transfers_attempted == 2 and figs.transfer_outcomes == {"answered": 1, "busy": 1}
@@ -235,9 +235,9 @@ def test_report_matches_a_batch_of_simulated_calls(journey_app, flow) -> None:
     assert value[("node_reached", "refuge_transfer", "calls")] == "2"
     assert value[("node_reached", "refuge_transfer", "share")] == "0.3333"
     assert value[("node_ended", "help_end", "calls")] == "2"
-    assert value[("menu_invalid_key", "main_menu", "9")] == "3"
+    assert value[("menu_invalid_key", "main_menu", "8")] == "3"
     assert value[("transfer_outcome", "busy", "")] == "1"
-    assert value[("flow_edge", "greeting", "main_menu")] == "5"
+    assert value[("flow_edge", "greeting", "language_menu")] == "5"
 
 
 def test_csv_has_every_figure_and_defuses_formulas() -> None:

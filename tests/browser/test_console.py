@@ -36,6 +36,7 @@ def test_admin_reads_the_flow_outline_and_diagram(page, flow):
     expect(diagram).to_be_visible()
     assert diagram.locator("g.node").count() == len(flow.nodes)
     screenshot(page, "03-flow-review")
+    page.set_viewport_size({"width": 2100, "height": 1100})  # the whole diagram, unscrolled
     diagram.screenshot(path=str(screenshot.__globals__["SHOTS"] / "03-flow-diagram.png"))
     assert page.errors == []
 

@@ -1,0 +1,212 @@
+"""GET /audio/… for Twilio and the console, and the <Play>/<Say> choice in the voice webhooks."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ivr import create_app
+from ivr.audio import AudioLibrary
+from ivr.simulator import Call
+from tests.audio_helpers import make_voice
+from tests.conftest import ROOT, TOKEN, post_signed, twiml
+
+WELCOME = "Derbyshire Victim Services: the trafficking help line."
+
+
+@pytest.fixture
+def app_config(app_config: dict[str, object]) -> dict[str, object]:
+    return {**app_config, "FLOW_RELOAD_SECONDS": 0}
+
+
+@pytest.fixture
+def lib(app) -> AudioLibrary:
+    return app.extensions["ivr"].audio
+
+
+@pytest.fixture
+def welcome(app, lib, flow, tmp_path: Path) -> str:
+    """Import a recording of the welcome; return its path under /audio/."""
+    take = make_voice(tmp_path / "takes" / "welcome.m4a", seconds=1.2)
+    return lib.import_recording(flow, "welcome", "en-GB", take, "welcome.m4a").url
+
+
+def edit_text(prompts_dir: Path, old: str, new: str) -> None:
+    path = prompts_dir / "en-GB.yaml"
+    path.write_text(path.read_text().replace(old, new))
+
+
+def test_fresh_audio_plays_with_an_absolute_url(call, welcome: str) -> None:
+    turn = call.start()
+    assert turn.plays == ["http://localhost" + welcome]
+    assert WELCOME not in turn.says
+    assert any("dial 9 9 9" in said for said in turn.says)  # the rest has no audio yet: <Say>
+
+
+def test_the_served_file_is_what_twilio_plays(client, welcome: str, tmp_path: Path) -> None:
+    with client.get(welcome) as response:
+        body = response.get_data()
+    assert response.status_code == 200
+    assert response.mimetype == "audio/wav"
+    digest = welcome.rsplit(".", 2)[1]
+    assert response.headers["ETag"] == f'"{digest}"'
+    assert "immutable" in response.headers["Cache-Control"]
+    assert "max-age=31536000" in response.headers["Cache-Control"]
+    assert body[:4] == b"RIFF" and body[8:12] == b"WAVE"
+    with client.get(welcome, headers={"If-None-Match": f'"{digest}"'}) as again:
+        assert again.status_code == 304
+        assert again.get_data() == b""
+    with client.head(welcome) as head:
+        assert head.status_code == 200 and int(head.headers["Content-Length"]) == len(body)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/audio/manifest.json",
+        "/audio/.lock",
+        "/audio/../secret.txt",
+        "/audio/en-GB/../../secret.txt",
+        "/audio/%2e%2e/secret.txt",
+        "/audio/en-GB/..%2f..%2fsecret.txt",
+        "/audio/en-GB/%2e%2e%2fmanifest.json",
+        "/audio//etc/passwd",
+        "/audio/en-GB/unlisted.0123456789abcdef.wav",
+        "/audio/en-GB/welcome.wav",
+        "/audio/.work/x.wav",
+    ],
+)
+def test_nothing_else_can_be_reached(app, client, welcome: str, path: str) -> None:
+    root = Path(app.config["AUDIO_DIR"])
+    (root.parent / "secret.txt").write_text("not for callers")
+    (root / "en-GB" / "unlisted.0123456789abcdef.wav").write_bytes(b"RIFF")
+    (root / ".work").mkdir(exist_ok=True)
+    (root / ".work" / "x.wav").write_bytes(b"RIFF")
+    with client.get(path) as response:
+        assert response.status_code in (404, 308), response.status_code
+        assert b"not for callers" not in response.get_data()
+    if response.status_code == 308:  # werkzeug normalises the path first; the target is refused too
+        with client.get(response.headers["Location"]) as target:
+            assert target.status_code == 404
+
+
+def test_stale_audio_is_never_played(app, call, welcome: str, prompts_dir: Path) -> None:
+    edit_text(prompts_dir, WELCOME, "Derbyshire Victim Services, trafficking help line.")
+    turn = call.start()
+    assert turn.plays == []
+    assert "Derbyshire Victim Services, trafficking help line." in turn.says
+
+
+def test_rollback_and_import_reach_the_next_call(app, lib, flow, tmp_path: Path, welcome: str) -> None:
+    second = make_voice(tmp_path / "takes" / "welcome.webm", seconds=2.0)
+    newer = lib.import_recording(flow, "welcome", "en-GB", second, "welcome.webm").url
+    assert Call(app, TOKEN).start().plays == ["http://localhost" + newer]
+    lib.rollback(flow, "welcome", "en-GB")
+    assert Call(app, TOKEN).start().plays == ["http://localhost" + welcome]
+
+
+def test_an_import_in_a_shell_reaches_the_running_service(app, lib, flow, tmp_path: Path) -> None:
+    assert Call(app, TOKEN).start().plays == []  # documents are built and cached without audio
+    take = make_voice(tmp_path / "takes" / "en-GB" / "welcome.ogg", seconds=1.0)
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "IVR_PROMPTS_DIR": app.config["PROMPTS_DIR"],
+        "IVR_AUDIO_DIR": app.config["AUDIO_DIR"],
+        "IVR_SECRET_KEY": "shell",
+        "IVR_DATABASE_URL": "sqlite://",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "ivr", "prompts", "import", str(take)],
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "imported" in done.stdout
+    plays = Call(app, TOKEN).start().plays  # the service notices the manifest changed on disk
+    url = lib.prompt(flow, "welcome", "en-GB").url
+    assert url is not None
+    assert plays == ["http://localhost" + url]
+
+
+def test_urls_follow_the_host_twilio_called(app, welcome: str) -> None:
+    first = Call(app, TOKEN, base_url="https://line.example.org").start()
+    second = Call(app, TOKEN, base_url="https://other.example.net").start()
+    assert first.plays == ["https://line.example.org" + welcome]
+    assert second.plays == ["https://other.example.net" + welcome]
+
+
+def test_a_configured_public_url_wins(app_config, tmp_path: Path) -> None:
+    app = create_app({**app_config, "PUBLIC_URL": "https://dvs-line.example.org/"})
+    flow = app.extensions["ivr"].live.current().flow
+    take = make_voice(tmp_path / "welcome.mp3", seconds=1.0)
+    url = app.extensions["ivr"].audio.import_recording(flow, "welcome", "en-GB", take, "welcome.mp3").url
+    assert Call(app, TOKEN).start().plays == ["https://dvs-line.example.org" + url]
+
+
+def test_slow_lookups_need_slow_audio(app, lib, flow, tmp_path: Path, welcome: str) -> None:
+    with app.test_request_context("/voice"):
+        assert lib.lookup("welcome", "en-GB", False) == "http://localhost" + welcome
+        assert lib.lookup("welcome", "en-GB", True) is None
+    take = make_voice(tmp_path / "slow" / "welcome.wav", seconds=2.5)
+    slow = lib.import_recording(flow, "welcome", "en-GB", take, "welcome.wav", slow=True).url
+    with app.test_request_context("/voice"):
+        assert lib.lookup("welcome", "en-GB", True) == "http://localhost" + slow
+        assert lib.lookup("welcome", "en-GB", False) == "http://localhost" + welcome
+    assert lib.lookup("welcome", "en-GB", False) is None  # no request, no public URL: <Say>
+
+
+def test_a_file_deleted_by_hand_is_not_played(app, call, welcome: str) -> None:
+    (Path(app.config["AUDIO_DIR"]) / welcome.removeprefix("/audio/")).unlink()
+    turn = call.start()
+    assert turn.plays == []
+    assert WELCOME in turn.says
+
+
+def test_a_broken_manifest_never_breaks_a_call(app, welcome: str) -> None:
+    (Path(app.config["AUDIO_DIR"]) / "manifest.json").write_text("{ truncated")
+    turn = Call(app, TOKEN).start()
+    assert turn.status == 200
+    assert turn.plays == []
+    assert WELCOME in turn.says
+
+
+def test_the_safe_answer_is_spoken(app, client, flow, tmp_path: Path) -> None:
+    for pid in flow.safe_say:
+        take = make_voice(tmp_path / f"{pid}.wav", seconds=1.0)
+        AudioLibrary(Path(app.config["AUDIO_DIR"])).import_recording(flow, pid, "en-GB", take, take.name)
+    # The service notices the new audio inside this request and rebuilds its documents there.
+    root = twiml(post_signed(client, "/voice/fallback"))
+    assert root.findall(".//Play") == []
+    assert [say.text for say in root.iter("Say")] == [
+        flow.catalogue.text(pid, "en-GB") for pid in flow.safe_say
+    ]
+    assert len(Call(app, TOKEN).start().plays) == 1  # advice_999 is in the greeting, and plays there
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    path=st.lists(
+        st.sampled_from(
+            ["..", ".", "%2e%2e", "%2f", "en-GB", "manifest.json", ".lock", "secret.txt", "", "//"]
+        )
+        | st.text(alphabet="./%2ef-GBwelcom", max_size=12),
+        max_size=5,
+    )
+)
+def test_no_path_serves_anything_but_listed_audio(app, client, welcome: str, path: list[str]) -> None:
+    (Path(app.config["AUDIO_DIR"]).parent / "secret.txt").write_text("not for callers")
+    url = "/audio/" + "/".join(path)
+    with client.get(url) as response:
+        body = response.get_data()
+        status = response.status_code
+    if status == 200:
+        assert url == welcome or url.replace("//", "/") == welcome, url
+    else:
+        assert status in (404, 405, 308, 400), (url, status)
+    assert b"not for callers" not in body
