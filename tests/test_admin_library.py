@@ -160,3 +160,30 @@ def test_anonymous_uploads_get_nothing(app, tmp_path):
     )
     assert response.status_code == 401
     assert state_of(app).state == "missing"
+
+
+def test_slower_speech_has_its_own_audio(web, app, prompts_dir, tmp_path):
+    flow_file = prompts_dir / "flow.yaml"
+    flow_file.write_text(
+        flow_file.read_text().replace(
+            "gtts: {lang: en, tld: co.uk}", "gtts: {lang: en, tld: co.uk, slow: true}"
+        )
+    )
+    assert app.extensions["ivr"].live.reload() == []
+    listing = web.get("/admin/prompts").get_data(as_text=True)
+    assert 'id="row-main_menu_intro-slow"' in listing
+    take = voice(tmp_path / "slow.wav", seconds=1.5)
+    response = web.post(
+        UPLOAD + "?slow=1",
+        data={"csrf_token": web.token, "audio": (io.BytesIO(take.read_bytes()), "slow.wav")},
+    )
+    assert response.headers["Location"] == PAGE + "?slow=1"
+    flow = app.extensions["ivr"].live.current().flow
+    rows = {
+        r.slow: r
+        for r in app.extensions["ivr"].audio.status(flow)
+        if r.prompt_id == "main_menu_intro" and r.lang == "en-GB"
+    }
+    assert (rows[True].state, rows[False].state) == ("fresh", "missing")
+    page = web.get(PAGE + "?slow=1").get_data(as_text=True)
+    assert "slower speech" in page and 'id="prompt-state">fresh<' in page

@@ -69,7 +69,7 @@ def prompts() -> str:
     lang = request.args.get("lang", "")
     lang = lang if lang in flow.languages else flow.default_language
     state = request.args.get("state", "")
-    rows = [r for r in _rows(flow) if r.lang == lang and not getattr(r, "slow", False)]
+    rows = [r for r in _rows(flow) if r.lang == lang]
     counts = {s: sum(1 for r in rows if r.state == s) for s in STATES}
     if state in STATES:
         rows = [r for r in rows if r.state == state]
@@ -91,19 +91,28 @@ def prompt(prompt_id: str, lang: str) -> str:
     flow = services().live.current().flow
     _known(flow, prompt_id, lang)
     lib = audio_library()
-    row = next((r for r in _rows(flow) if r.prompt_id == prompt_id and r.lang == lang), None)
-    history = list(lib.history(prompt_id, lang)) if lib is not None else []
+    slow = _slow()
+    row = next(
+        (r for r in _rows(flow) if r.prompt_id == prompt_id and r.lang == lang and bool(r.slow) == slow), None
+    )
+    history = list(lib.history(prompt_id, lang, slow)) if lib is not None else []
     return render_template(
         "admin/prompt.html",
         row=row,
         prompt_id=prompt_id,
         lang=lang,
+        slow=slow,
         text=readable(flow, prompt_id, lang),
         history=history,
         has_library=lib is not None,
         limit_mb=current_app.config["ADMIN_UPLOAD_BYTES"] // (1024 * 1024),
         accept=",".join(sorted(EXTENSIONS)) + ",audio/*",
     )
+
+
+def _slow() -> bool:
+    """Tell whether the request is about a prompt's slower speech (?slow=1) rather than its normal one."""
+    return request.args.get("slow") == "1"
 
 
 def _answer(ok: bool, message: str, prompt_id: str, lang: str, status: int = 200) -> Response:
@@ -113,7 +122,9 @@ def _answer(ok: bool, message: str, prompt_id: str, lang: str, status: int = 200
         response.status_code = status
         return response
     flash(message, "info" if ok else "error")
-    return redirect(url_for("admin.prompt", prompt_id=prompt_id, lang=lang))
+    return redirect(
+        url_for("admin.prompt", prompt_id=prompt_id, lang=lang, **({"slow": "1"} if _slow() else {}))
+    )
 
 
 @bp.post("/prompts/<prompt_id>/<lang>/upload")
@@ -142,7 +153,7 @@ def upload(prompt_id: str, lang: str) -> Response:
     os.close(fd)
     try:
         upload.save(temp)
-        lib.import_recording(flow, prompt_id, lang, Path(temp), original)
+        lib.import_recording(flow, prompt_id, lang, Path(temp), original, slow=_slow())
     except AudioError as exc:
         return _answer(False, f"{original}: refused: {exc.reason}", prompt_id, lang, 400)
     finally:
@@ -163,7 +174,7 @@ def rollback(prompt_id: str, lang: str) -> Response:
     from ..audio import AudioError
 
     try:
-        lib.rollback(flow, prompt_id, lang)
+        lib.rollback(flow, prompt_id, lang, slow=_slow())
     except AudioError as exc:
         return _answer(False, f"Nothing to roll back to: {exc.reason}", prompt_id, lang, 400)
     services().live.refresh()
