@@ -112,3 +112,15 @@ def test_admin_sees_the_journeys_of_a_simulated_call(page, app):
     expect(page.locator("#menus")).to_contain_text("main_menu")
     screenshot(page, "11-journeys")
     assert page.errors == []
+
+
+def test_simulator_speaks_each_language_as_the_line_does(page):
+    sign_in(page, "sam")
+    page.goto("/admin/simulator")
+    page.get_by_role("button", name="Call the line").click()
+    expect(page.locator("#sim-status")).to_contain_text("At greeting")
+    page.get_by_role("button", name="Press 6").click()  # Română
+    last = page.locator(".turn").last
+    expect(last.locator("h3")).to_have_text("You pressed 6")
+    expect(last.locator('li.say[lang="ro-RO"]').first).to_be_visible()
+    assert page.errors == []

@@ -42,12 +42,19 @@
       player.play().catch(playNext);
     } else if (window.speechSynthesis && window.speechSynthesis.getVoices().length) {
       const utterance = new SpeechSynthesisUtterance(item.text);
-      utterance.lang = document.documentElement.lang;
+      utterance.lang = item.lang || document.documentElement.lang;
       utterance.onend = playNext;
       window.speechSynthesis.speak(utterance);
     } else {
       playNext();
     }
+  }
+
+  function spoken(twiml) {
+    const doc = new DOMParser().parseFromString(twiml, "text/xml");
+    return Array.from(doc.querySelectorAll("Say, Play")).map((el) => (el.tagName === "Play"
+      ? { url: el.textContent.trim() }
+      : { text: el.textContent.trim(), lang: el.getAttribute("language") || "" }));
   }
 
   function addTurn(label, turn) {
@@ -58,9 +65,11 @@
     li.appendChild(h);
     const heard = document.createElement("ul");
     heard.className = "heard";
-    turn.says.forEach((text) => {
+    const langs = spoken(turn.twiml).filter((part) => !part.url).map((part) => part.lang);
+    turn.says.forEach((text, i) => {
       const item = document.createElement("li");
       item.className = "say";
+      if (langs[i]) { item.lang = langs[i]; }
       item.textContent = text;
       heard.appendChild(item);
     });
@@ -126,15 +135,8 @@
         : "At " + turn.node + ": press a key, or stay silent.";
     }
     setState();
-    queue = turn.plays.map((url) => ({ url: url })).concat(turn.says.map((text) => ({ text: text })));
-    if (turn.plays.length) {
-      // Keep the order of the document: recordings and texts as they came.
-      queue = [];
-      const doc = new DOMParser().parseFromString(turn.twiml, "text/xml");
-      doc.querySelectorAll("Say, Play").forEach((el) => {
-        queue.push(el.tagName === "Play" ? { url: el.textContent.trim() } : { text: el.textContent.trim() });
-      });
-    }
+    // Play in the document's order: recordings and texts as they came, each text in its language.
+    queue = spoken(turn.twiml);
     playNext();
   }
 
