@@ -8,6 +8,7 @@ import re
 from flask import Blueprint, Response, abort, current_app, request
 from twilio.request_validator import RequestValidator
 
+from . import signatures
 from .twiml import State, dial_step, parse_key, step
 from .twiml import Step as FlowStep
 
@@ -32,7 +33,7 @@ def check_signature() -> None:
         return
     signature = request.headers.get("X-Twilio-Signature", "")
     params = request.form if request.method == "POST" else {}
-    if not signature or not validator.validate(request.url, params, signature):
+    if not signature or not signatures.valid(validator, request, params, signature):
         log.warning(
             "refused a %s request to %s without a valid Twilio signature", request.method, request.path
         )
