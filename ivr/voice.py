@@ -76,7 +76,7 @@ def status() -> Response:
         node=None,
         lang=None,
         outcome=_word(request.values.get("CallStatus", "")),
-        duration=int(duration) if duration.isdigit() else None,
+        duration=int(duration) if duration.isascii() and duration.isdigit() else None,
     )
     return Response(status=204)
 
@@ -120,7 +120,7 @@ def _state() -> State:
 
 
 def _small_int(value: str | None) -> int:
-    return min(int(value), 1000) if value and value.isdigit() and len(value) < 5 else 0
+    return min(int(value), 1000) if value and value.isascii() and value.isdigit() and len(value) < 5 else 0
 
 
 def _word(value: str) -> str:
