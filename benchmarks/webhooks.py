@@ -48,6 +48,14 @@ class Server:
                     sizes.append(int(line.split()[1]) / 1024)
         return sizes
 
+    def cpu_seconds(self) -> float:
+        """Return the CPU time gunicorn's master and workers have used so far."""
+        total = 0
+        for pid in [self.process.pid, *_children(self.process.pid)]:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+        return total / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         """Stop gunicorn gracefully and wait for it."""
         self.process.send_signal(signal.SIGTERM)
@@ -107,10 +115,13 @@ def load(server: Server, script: Path, connections: int, seconds: float, threads
         "wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "5s",
         "-s", str(script), f"http://127.0.0.1:{server.port}",
     ]  # fmt: skip
+    cpu = server.cpu_seconds()
     out = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 30, check=True).stdout
+    cpu = server.cpu_seconds() - cpu
     line = next(x for x in out.splitlines() if x.startswith("JSON "))
     result = json.loads(line.removeprefix("JSON "))
     result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
+    result["cpu_us"] = cpu / max(result["requests"], 1) * 1e6
     return result
 
 
@@ -185,6 +196,9 @@ def main(argv: list[str] | None = None) -> None:
             for server in servers.values():
                 server.stop()
         _report(runs, servers, memory)
+        from .breakdown import report
+
+        report()
         sizes = [int(s) for s in args.check_sizes.split(",") if s.strip()]
         if sizes:
             _report_check(check_times(sizes, tmp))
@@ -194,18 +208,23 @@ def _report(
     runs: dict[str, list[dict[str, float]]], servers: dict[str, Server], memory: dict[str, list[float]]
 ) -> None:
     med = {n: {k: statistics.median(r[k] for r in rs) for k in rs[0]} for n, rs in runs.items()}
-    print(f"\n{'':10}{'req/s':>10}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'non-2xx':>9}{'errors':>8}")
+    print(
+        f"\n{'':10}{'req/s':>10}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}"
+        f"{'CPU us/req':>12}{'non-2xx':>9}{'errors':>8}"
+    )
     for n, m in med.items():
         bad = sum(r["bad_status"] for r in runs[n])
         errors = sum(r["errors"] for r in runs[n])
         print(
             f"{n:10}{m['rps']:>10.0f}{m['p50_us'] / 1e3:>9.2f}{m['p90_us'] / 1e3:>9.2f}"
-            f"{m['p99_us'] / 1e3:>9.2f}{bad:>9}{errors:>8}"
+            f"{m['p99_us'] / 1e3:>9.2f}{m['cpu_us']:>12.0f}{bad:>9}{errors:>8}"
         )
     s, c = med["service"], med["ceiling"]
     print(
         f"{'ratio':10}{s['rps'] / c['rps']:>10.2f}{s['p50_us'] / c['p50_us']:>9.2f}"
-        f"{s['p90_us'] / c['p90_us']:>9.2f}{s['p99_us'] / c['p99_us']:>9.2f}   (service / ceiling; medians)"
+        f"{s['p90_us'] / c['p90_us']:>9.2f}{s['p99_us'] / c['p99_us']:>9.2f}"
+        f"{c['cpu_us'] / s['cpu_us']:>12.2f}"
+        "   (req/s: service/ceiling, latency: service/ceiling, CPU: ceiling/service; medians)"
     )
     rounds = "; ".join(n + " " + ", ".join(f"{r['rps']:.0f}" for r in rs) for n, rs in runs.items())
     print(f"req/s by round: {rounds}")
