@@ -13,14 +13,16 @@ FANOUT = 4
 def generate(source: Path, target: Path, extra_nodes: int) -> Path:
     """Copy the shipped prompts to target and hang a tree of extra_nodes menus and messages off it.
 
-    The tree hangs off the report menu's free third key, so every generated node is
+    The tree hangs off the first menu with a free key, so every generated node is
     reachable, its options numbered 1..n and goal first: the flow stays valid.
     """
     target.mkdir(parents=True, exist_ok=True)
-    for path in source.glob("*.yaml"):
-        shutil.copy(path, target / path.name)
     flow = yaml.safe_load((source / "flow.yaml").read_text(encoding="utf-8"))
-    catalogue_path = target / "en-GB.yaml"
+    # One language keeps the generated wording valid against that language's rules.
+    lang = flow.get("default_language", "en-GB")
+    flow["languages"] = {lang: flow["languages"][lang]}
+    catalogue_path = target / f"{lang}.yaml"
+    shutil.copy(source / f"{lang}.yaml", catalogue_path)
     catalogue = yaml.safe_load(catalogue_path.read_text(encoding="utf-8"))
     nodes: dict[str, object] = flow["nodes"]
     texts: dict[str, str] = catalogue["prompts"]
@@ -46,9 +48,11 @@ def generate(source: Path, target: Path, extra_nodes: int) -> Path:
             "options": options,
         }
     if extra_nodes:
-        # The report menu has two options: the generated tree hangs off a third.
-        texts["opt_topic_0"] = "To hear about topic 0, press 3."
-        nodes["report_menu"]["options"][3] = {"say": "opt_topic_0", "goto": node_id(0)}  # type: ignore[index]
+        # The tree hangs off the first menu with a free key.
+        menu = next(n for n in nodes.values() if n["kind"] == "menu" and len(n["options"]) < FANOUT)  # type: ignore[index]
+        key = len(menu["options"]) + 1  # type: ignore[index]
+        texts["opt_topic_0"] = f"To hear about topic 0, press {key}."
+        menu["options"][key] = {"say": "opt_topic_0", "goto": node_id(0)}  # type: ignore[index]
     (target / "flow.yaml").write_text(
         yaml.safe_dump(flow, sort_keys=False, allow_unicode=True), encoding="utf-8"
     )
