@@ -119,6 +119,14 @@ function init(args)
   index = (thread_id * 97) % #requests
 end
 
+-- PAUSE_MS > 0 paces each connection: it waits that long between its requests.
+local pause = math.floor(tonumber(os.getenv("PAUSE_MS") or "0") or 0)
+if pause > 0 then
+  function delay()
+    return pause
+  end
+end
+
 function request()
   index = index % #requests + 1
   return requests[index]
