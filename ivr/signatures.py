@@ -46,13 +46,14 @@ def valid(
 
     Twilio signs the URL exactly as it requested it, query string still percent-encoded:
     one HMAC over that settles almost every request. Only a mismatch goes on to twilio's
-    full check of werkzeug's decoded URL, with and without its port.
+    full check (with and without the port) of that URL and of werkzeug's decoded one.
     """
     values = _Params(params)
-    expected = validator.compute_signature(_url_as_sent(request), values)
+    sent = _url_as_sent(request)
+    expected = validator.compute_signature(sent, values)
     if hmac.compare_digest(expected.encode(), signature.encode()):
         return True
-    return bool(validator.validate(request.url, values, signature))
+    return any(validator.validate(url, values, signature) for url in (sent, request.url))
 
 
 def _url_as_sent(request: Request) -> str:
