@@ -51,6 +51,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         live=live, validator=RequestValidator(token) if token else None, engine=engine
     )
 
+    from . import journeys
+
+    journeys.init_app(app)
+
     from . import voice
 
     app.register_blueprint(voice.bp)
@@ -72,7 +76,7 @@ def _register_errors(app: Flask) -> None:
         """A caller never hears an error: any failure under /voice answers safe TwiML."""
         is_http = isinstance(error, HTTPException)
         if request.path.startswith("/voice"):
-            if is_http and error.code == 403:  # type: ignore[union-attr]
+            if isinstance(error, HTTPException) and error.code == 403:
                 return Response("Forbidden: invalid Twilio signature\n", 403, mimetype="text/plain")
             if not is_http:
                 log.exception("error answering %s; caller given safe TwiML", request.path)

@@ -11,6 +11,8 @@ from flask.cli import FlaskGroup
 from . import config, create_app
 from . import flow as flowmod
 from .db import db_cli
+from .journeys_cli import journeys_cli
+from .journeys_cli import report as report_command
 
 
 @click.group(cls=FlaskGroup, create_app=create_app, add_version_option=False)
@@ -79,3 +81,5 @@ def simulate(keys: tuple[str, ...], twiml: bool) -> None:
 
 
 cli.add_command(db_cli)
+cli.add_command(journeys_cli)
+cli.add_command(report_command)

@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
-from sqlalchemy import Engine, MetaData, create_engine, event
+from sqlalchemy import Connection, Engine, MetaData, create_engine, event, inspect, text
 
 metadata = MetaData()
 db_cli = AppGroup("db", help="The journey and account database.")
@@ -39,7 +39,13 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, pool_timeout=1)
+    connect_args: dict[str, object] = {}
+    if url.startswith("postgresql"):
+        # An unreachable server must fail a batch in seconds, not the OS's minutes.
+        connect_args["connect_timeout"] = 3
+    return create_engine(
+        url, pool_pre_ping=True, pool_size=5, max_overflow=5, pool_timeout=1, connect_args=connect_args
+    )
 
 
 def upgrade(engine: Engine) -> list[str]:
@@ -47,7 +53,35 @@ def upgrade(engine: Engine) -> list[str]:
     with engine.begin() as connection:
         existing = set(engine.dialect.get_table_names(connection))
         metadata.create_all(connection)
-    return [name for name in metadata.tables if name not in existing]
+        added = _add_missing_columns(connection, existing)
+    return [name for name in metadata.tables if name not in existing] + added
+
+
+def _add_missing_columns(connection: Connection, existing: set[str]) -> list[str]:
+    """Migrate additively: add the nullable columns and the indexes an older schema lacks."""
+    inspector = inspect(connection)
+    preparer = connection.dialect.identifier_preparer
+    added = []
+    for name, table in metadata.tables.items():
+        if name not in existing:
+            continue
+        have = {column["name"] for column in inspector.get_columns(name)}
+        for column in table.columns:
+            if column.name in have:
+                continue
+            if not column.nullable or column.primary_key:
+                raise RuntimeError(f"{name}.{column.name} is new and NOT NULL: write its migration by hand")
+            kind = column.type.compile(dialect=connection.dialect)
+            connection.execute(
+                text(f"ALTER TABLE {preparer.quote(name)} ADD COLUMN {preparer.quote(column.name)} {kind}")
+            )
+            added.append(f"{name}.{column.name}")
+        indexes = {index["name"] for index in inspector.get_indexes(name)}
+        for index in table.indexes:
+            if index.name not in indexes:
+                index.create(connection)
+                added.append(f"{name}: index {index.name}")
+    return added
 
 
 @db_cli.command("upgrade")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -270,7 +270,7 @@ def _parse(prompts_dir: Path) -> tuple[Flow | None, list[Problem]]:
 
 
 def _parse_node(nid: str, spec: Any, line: int | None, problem: Any) -> Node | None:
-    if not isinstance(spec, dict):
+    if not isinstance(spec, yamlfile.LineDict):
         problem(line, nid, "a node must be a mapping with a 'kind'")
         return None
     kind = spec.get("kind")
@@ -281,7 +281,7 @@ def _parse_node(nid: str, spec: Any, line: int | None, problem: Any) -> Node | N
     for extra in sorted(set(spec) - known, key=str):
         problem(spec.line_of(extra), nid, f"unknown field {extra!r}")
     options: list[Option] = []
-    opt_specs = spec.get("options") or {}
+    opt_specs: Any = spec.get("options") or {}
     if not isinstance(opt_specs, dict):
         problem(spec.line_of("options"), nid, "'options' must map keys to {say, goto}")
         opt_specs = {}
@@ -329,7 +329,7 @@ def _with_parents(nodes: dict[str, Node], start: str, keys: Mapping[str, GlobalK
     result = {}
     for nid, node in nodes.items():
         back = node.back or parents.get(nid) or nid
-        result[nid] = Node(**{**node.__dict__, "back": back})
+        result[nid] = replace(node, back=back)
     return result
 
 

@@ -47,12 +47,14 @@ def parse(twiml: str) -> dict[str, object]:
     root = ET.fromstring(twiml)
     if root.tag != "Response":
         raise ValueError(f"not TwiML: root is <{root.tag}>")
-    out: dict[str, object] = {"says": [], "plays": [], "hangup": False}
+    says: list[str] = []
+    plays: list[str] = []
+    out: dict[str, object] = {"says": says, "plays": plays, "hangup": False}
     for element in root.iter():
         if element.tag == "Say":
-            out["says"].append("".join(element.itertext()).strip())  # type: ignore[union-attr]
+            says.append("".join(element.itertext()).strip())
         elif element.tag == "Play":
-            out["plays"].append((element.text or "").strip())  # type: ignore[union-attr]
+            plays.append((element.text or "").strip())
         elif element.tag == "Gather":
             out["gather_action"] = element.get("action")
         elif element.tag == "Redirect":

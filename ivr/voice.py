@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 
 from flask import Blueprint, Response, abort, current_app, request
 from twilio.request_validator import RequestValidator
 
 from . import signatures
+from .journeys import FINAL_CALL_STATUSES, Event, step_events
 from .twiml import State, dial_step, parse_key, step
 from .twiml import Step as FlowStep
 
@@ -71,13 +73,17 @@ def dial() -> Response:
 def status() -> Response:
     """Accept Twilio's call status callback: note how the call ended."""
     duration = request.values.get("CallDuration", "")
-    _record(
-        "ended",
-        node=None,
-        lang=None,
-        outcome=_word(request.values.get("CallStatus", "")),
-        duration=int(duration) if duration.isascii() and duration.isdigit() else None,
-    )
+    call_status = _word(request.values.get("CallStatus", ""))
+    if call_status in FINAL_CALL_STATUSES:  # other callbacks (ringing, answered) are not an end
+        _record(
+            "ended",
+            node=None,
+            lang=None,
+            outcome=call_status,
+            duration=(
+                int(duration) if duration.isascii() and duration.isdigit() and len(duration) < 8 else None
+            ),
+        )
     return Response(status=204)
 
 
@@ -100,9 +106,9 @@ def _answer(
     live = services().live.current()
     caller_id = _caller_id() if live.flow.nodes[next_step.node].kind == "transfer" else None
     body = live.renderer.render(next_step, lang, caller_id)
-    _record(next_step.event, node=at or next_step.node, lang=lang, key=key, outcome=outcome)
-    if next_step.event != "entered" or at:
-        _record("entered", node=next_step.node, lang=lang)
+    journeys = services().journeys
+    if journeys is not None:
+        _record_steps(journeys, lambda: step_events(live.flow, next_step, lang, key, at, outcome))
     return Response(body, mimetype="text/xml")
 
 
@@ -147,3 +153,18 @@ def _record(event: str, **fields: object) -> None:
         journeys.record(request.values.get("CallSid", ""), event, **fields)
     except Exception:  # noqa: BLE001 - the call must go on whatever the store does
         log.warning("journey event dropped", exc_info=True)
+
+
+def _record_steps(journeys, steps: Callable[[], list[Event]]) -> None:  # type: ignore[no-untyped-def]
+    """Append one answer's journey events; a failing store never reaches the caller."""
+    try:
+        events = steps()
+    except Exception:  # noqa: BLE001 - the call must go on whatever the store does
+        log.warning("journey events dropped", exc_info=True)
+        return
+    call_sid = request.values.get("CallSid", "")
+    for event, fields in events:
+        try:
+            journeys.record(call_sid, event, **fields)
+        except Exception:  # noqa: BLE001 - the call must go on whatever the store does
+            log.warning("journey event dropped", exc_info=True)

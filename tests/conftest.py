@@ -77,3 +77,50 @@ def twiml(response) -> ET.Element:
     root = ET.fromstring(response.get_data(as_text=True))
     assert root.tag == "Response"
     return root
+
+
+# --- Journey store: the same tests on SQLite and on a real PostgreSQL server ------------------
+# IVR_TEST_POSTGRES_URL names a PostgreSQL database (`.ci/run` starts one); each test gets its own
+# schema in it. Without the URL the PostgreSQL cases skip, unless IVR_REQUIRE_POSTGRES=1 (CI).
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request, tmp_path: Path):
+    """A SQLAlchemy URL of an empty journey database: a SQLite file, or a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'journeys.db'}"
+        return
+    import os
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    base = os.environ.get("IVR_TEST_POSTGRES_URL", "")
+    if not base:
+        if os.environ.get("IVR_REQUIRE_POSTGRES") == "1":
+            pytest.fail("IVR_REQUIRE_POSTGRES=1 but IVR_TEST_POSTGRES_URL is not set")
+        pytest.skip("IVR_TEST_POSTGRES_URL is not set: no PostgreSQL server to test against")
+    schema = "t_" + uuid.uuid4().hex[:16]
+    admin = create_engine(base)
+    with admin.begin() as connection:
+        connection.execute(text(f"CREATE SCHEMA {schema}"))
+    sep = "&" if "?" in base else "?"
+    yield f"{base}{sep}options=-csearch_path%3D{schema}"
+    with admin.begin() as connection:
+        connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    admin.dispose()
+
+
+@pytest.fixture
+def journey_app(
+    app_config: dict[str, object], store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """An app whose journey store is on `store_url`; its engine is closed after the test."""
+    monkeypatch.delenv("TWILIO_AUTH_TOKEN", raising=False)
+    flask_app = create_app({**app_config, "DATABASE_URL": store_url})
+    flask_app.instance_path = str(tmp_path / "instance")
+    yield flask_app
+    services = flask_app.extensions["ivr"]
+    if services.journeys is not None:
+        services.journeys.flush()
+    services.engine.dispose()
