@@ -27,7 +27,12 @@ from .calls import lua_script, record_calls
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "benchmark-auth-token-0123456789abcdef"
-APPS = {"ceiling": "benchmarks.ceiling:create_app()", "service": "ivr:create_app()"}
+# name -> (gunicorn app, extra environment); "service" is the line as deployed, journeys on.
+APPS = {
+    "ceiling": ("benchmarks.ceiling:create_app()", {}),
+    "service": ("ivr:create_app()", {}),
+    "no-journey": ("ivr:create_app()", {"IVR_JOURNEYS": "0"}),
+}
 
 
 @dataclass
@@ -91,10 +96,10 @@ def start(name: str, workers: int, threads: int, env: dict[str, str], log: Path)
         sys.executable, "-m", "gunicorn",
         "--workers", str(workers), "--worker-class", "gthread", "--threads", str(threads),
         "--bind", f"127.0.0.1:{port}", "--error-logfile", str(log), "--log-level", "warning",
-        APPS[name],
+        APPS[name][0],
     ]  # fmt: skip
     began = time.perf_counter()
-    process = subprocess.Popen(command, cwd=ROOT, env=env)
+    process = subprocess.Popen(command, cwd=ROOT, env={**env, **APPS[name][1]})
     deadline = began + 30
     while time.perf_counter() < deadline:
         if process.poll() is not None:
@@ -256,6 +261,12 @@ def _table(runs: dict[str, list[dict[str, float]]]) -> dict[str, dict[str, float
         f"{s['p90_us'] / c['p90_us']:>9.2f}{s['p99_us'] / c['p99_us']:>9.2f}"
         f"{c['cpu_us'] / s['cpu_us']:>12.2f}"
         "   (req/s and latency: service/ceiling; CPU: ceiling/service; medians)"
+    )
+    j = med["no-journey"]
+    print(
+        f"{'journeys':10}{s['rps'] / j['rps']:>10.2f}{s['p50_us'] / j['p50_us']:>9.2f}"
+        f"{s['p90_us'] / j['p90_us']:>9.2f}{s['p99_us'] / j['p99_us']:>9.2f}"
+        f"{j['cpu_us'] / s['cpu_us']:>12.2f}   (service with journeys / without)"
     )
     rounds = "; ".join(n + " " + ", ".join(f"{r['rps']:.0f}" for r in rs) for n, rs in runs.items())
     print(f"req/s by round: {rounds}")
