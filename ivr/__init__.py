@@ -13,7 +13,7 @@ from twilio.request_validator import RequestValidator
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import config, db
+from . import config, db, sessions
 from .live import LiveFlow
 
 log = logging.getLogger(__name__)
@@ -34,6 +34,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the app; refuse to start (FlowError) if the flow or a catalogue is broken."""
     app = Flask(__name__, instance_relative_config=True)
     config.configure(app, test_config)
+    app.session_interface = sessions.SessionInterface()
     if app.config["PROXY_FIX"]:
         # Behind a TLS-terminating proxy: trust one hop's X-Forwarded-Proto/Host, so that the
         # URL we check signatures against is the https URL Twilio signed.

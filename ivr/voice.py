@@ -9,6 +9,7 @@ from collections.abc import Callable
 from flask import Blueprint, Response, abort, current_app, request
 from twilio.request_validator import RequestValidator
 
+from . import signatures
 from .journeys import FINAL_CALL_STATUSES, Event, step_events
 from .languages import speech_key
 from .twiml import State, dial_step, parse_key, step
@@ -35,7 +36,7 @@ def check_signature() -> None:
         return
     signature = request.headers.get("X-Twilio-Signature", "")
     params = request.form if request.method == "POST" else {}
-    if not signature or not validator.validate(request.url, params, signature):
+    if not signature or not signatures.valid(validator, request, params, signature):
         log.warning(
             "refused a %s request to %s without a valid Twilio signature", request.method, request.path
         )
@@ -91,7 +92,9 @@ def status() -> Response:
             node=None,
             lang=None,
             outcome=call_status,
-            duration=int(duration) if duration.isdigit() and len(duration) < 8 else None,
+            duration=(
+                int(duration) if duration.isascii() and duration.isdigit() and len(duration) < 8 else None
+            ),
         )
     return Response(status=204)
 
@@ -158,7 +161,7 @@ def _spoken_key(state: State) -> str:
 
 
 def _small_int(value: str | None) -> int:
-    return min(int(value), 1000) if value and value.isdigit() and len(value) < 5 else 0
+    return min(int(value), 1000) if value and value.isascii() and value.isdigit() and len(value) < 5 else 0
 
 
 def _word(value: str) -> str:
