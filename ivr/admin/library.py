@@ -122,9 +122,8 @@ def _answer(ok: bool, message: str, prompt_id: str, lang: str, status: int = 200
         response.status_code = status
         return response
     flash(message, "info" if ok else "error")
-    return redirect(
-        url_for("admin.prompt", prompt_id=prompt_id, lang=lang, **({"slow": "1"} if _slow() else {}))
-    )
+    extra: dict[str, Any] = {"slow": "1"} if _slow() else {}
+    return redirect(url_for("admin.prompt", prompt_id=prompt_id, lang=lang, **extra))
 
 
 @bp.post("/prompts/<prompt_id>/<lang>/upload")
