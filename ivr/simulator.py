@@ -95,6 +95,10 @@ class Call:
         """Let the menu's timeout pass without pressing anything."""
         return self._post(self._gather_url(), {})
 
+    def speak(self, words: str, confidence: float = 0.9) -> Turn:
+        """Answer the current menu by voice, as Twilio's speech recognition reports it."""
+        return self._post(self._gather_url(), {"SpeechResult": words, "Confidence": f"{confidence:.2f}"})
+
     def dial_outcome(self, outcome: str) -> Turn:
         """Finish the current transfer: answered, busy, no-answer, failed or canceled."""
         if not self.last.dial_action:

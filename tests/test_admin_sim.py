@@ -69,6 +69,18 @@ def test_silences_end_the_call_politely(web, flow):
     assert any("Goodbye" in s for s in turn["says"])
 
 
+def test_a_spoken_answer_goes_where_its_key_goes(web):
+    _, state = step(web, action="start")
+    turn, state = step(web, state, action="press", key="1")  # English
+    turn, state = step(web, state, action="silence")
+    assert turn["node"] == "main_menu"
+    assert turn["speech"] is True
+    assert "get help" in turn["hints"]
+    turn, state = step(web, state, action="speak", words="get help")
+    assert turn["params"] == {"SpeechResult": "get help"}
+    assert turn["node"] == "help_menu"
+
+
 def test_hanging_up_sends_the_status_callback(web, app):
     _, state = step(web, action="start")
     response = web.post(
@@ -94,11 +106,12 @@ def test_the_same_call_sid_is_kept(web):
         {"action": "press", "key": "<", "gather": "/voice/gather?node=main_menu&lang=en-GB&s=0&i=0"},
         {"action": "dial", "outcome": "completed-ish", "dial": "/voice/dial?node=refuge_transfer&lang=en-GB"},
         {"action": "dial", "outcome": "busy", "dial": "/voice/gather?node=main_menu"},
+        {"action": "speak", "words": "", "gather": "/voice/gather?node=main_menu&lang=en-GB&s=0&i=0"},
         {"action": "explode"},
         [],
     ],
     ids=["foreign-url", "not-voice", "two-keys", "not-a-key", "bad-outcome", "dial-without-transfer",
-         "bad-action", "not-an-object"],
+         "no-words", "bad-action", "not-an-object"],
 )  # fmt: skip
 def test_bad_steps_are_refused(web, body):
     response = web.post("/admin/api/sim", json=body, headers={"X-CSRFToken": web.token})

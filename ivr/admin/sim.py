@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import xml.etree.ElementTree as ET
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -16,6 +17,7 @@ from . import bp, services
 SID = re.compile(r"^CA[0-9a-f]{32}$")
 PENDING = re.compile(r"^/voice/(gather|dial)\?[A-Za-z0-9_=&%.+-]{0,300}$")
 OUTCOMES = ("answered", "busy", "no-answer", "failed")
+SHOWN_PARAMS = ("Digits", "SpeechResult", "DialCallStatus", "CallStatus")
 
 
 @bp.get("/simulator")
@@ -46,10 +48,15 @@ def sim_step() -> Any:
         call.sid = sid
     if action == "start":
         turn = call.start()
-    elif action in ("press", "silence"):
+    elif action in ("press", "silence", "speak"):
         call.turns.append(_pending(gather_action=_url(body.get("gather"), "gather")))
         if action == "silence":
             turn = call.silence()
+        elif action == "speak":
+            words = str(body.get("words") or "").strip()
+            if not words or len(words) > 200:
+                raise BadRequest("say one to 200 characters")
+            turn = call.speak(words)
         else:
             key = str(body.get("key") or "")
             if len(key) != 1 or key not in KEYS:
@@ -67,7 +74,7 @@ def sim_step() -> Any:
         call.hang_up(seconds if isinstance(seconds, int) and 0 <= seconds < 86_400 else 0)
         return jsonify({"sid": call.sid, "ended": True})
     else:
-        raise BadRequest("the action is start, press, silence, dial or hangup")
+        raise BadRequest("the action is start, press, silence, speak, dial or hangup")
     return jsonify(_describe(turn, call.sid))
 
 
@@ -91,12 +98,24 @@ def _node_of(url: str | None) -> str | None:
     return found[0] if found else None
 
 
+def _listens(twiml: str) -> tuple[bool, str]:
+    """Tell whether the answer's <Gather> also takes speech, and the words it expects."""
+    try:
+        found = ET.fromstring(twiml).find("Gather")
+    except ET.ParseError:
+        return False, ""
+    if found is None:
+        return False, ""
+    return "speech" in (found.get("input") or ""), found.get("hints") or ""
+
+
 def _describe(turn: Turn, sid: str) -> dict[str, Any]:
     gather = turn.gather_action or turn.redirect
+    speech, hints = _listens(turn.twiml) if turn.status == 200 and turn.twiml.strip() else (False, "")
     return {
         "sid": sid,
         "request": turn.request,
-        "params": {k: v for k, v in turn.params.items() if k in ("Digits", "DialCallStatus", "CallStatus")},
+        "params": {k: v for k, v in turn.params.items() if k in SHOWN_PARAMS},
         "status": turn.status,
         "twiml": turn.twiml,
         "says": turn.says,
@@ -107,4 +126,6 @@ def _describe(turn: Turn, sid: str) -> dict[str, Any]:
         "hangup": turn.hangup,
         "ended": turn.ended,
         "node": _node_of(turn.dial_action or gather),
+        "speech": speech and not turn.hangup,
+        "hints": hints,
     }

@@ -124,3 +124,19 @@ def test_simulator_speaks_each_language_as_the_line_does(page):
     expect(last.locator("h3")).to_have_text("You pressed 6")
     expect(last.locator('li.say[lang="ro-RO"]').first).to_be_visible()
     assert page.errors == []
+
+
+def test_simulator_takes_a_spoken_answer(page):
+    sign_in(page, "sam")
+    page.goto("/admin/simulator")
+    page.get_by_role("button", name="Call the line").click()
+    page.get_by_role("button", name="Press 1").click()
+    expect(page.locator(".turn")).to_have_count(2)
+    page.get_by_role("button", name="Stay silent").click()
+    expect(page.locator("#sim-status")).to_contain_text("At main_menu")
+    expect(page.locator("#speak-hints")).to_contain_text("get help")
+    page.get_by_label("Or answer aloud").fill("get help")
+    page.get_by_role("button", name="Say it").click()
+    expect(page.locator("#sim-status")).to_contain_text("At help_menu")
+    expect(page.locator(".turn").last.locator("h3")).to_have_text("You said “get help”")
+    assert page.errors == []

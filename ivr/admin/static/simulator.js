@@ -14,6 +14,10 @@
   const silenceBtn = document.getElementById("silence-btn");
   const outcomes = document.getElementById("dial-outcomes");
   const keys = Array.from(document.querySelectorAll(".key"));
+  const speakForm = document.getElementById("speak-form");
+  const speakWords = document.getElementById("speak-words");
+  const speakBtn = document.getElementById("speak-btn");
+  const speakHints = document.getElementById("speak-hints");
   let call = null;
   let queue = [];
   let started = 0;
@@ -22,6 +26,10 @@
     const waitingKey = Boolean(call && call.gather);
     keys.forEach((k) => { k.disabled = !waitingKey; });
     silenceBtn.disabled = !waitingKey;
+    const listens = Boolean(waitingKey && call.speech);
+    speakWords.disabled = !listens;
+    speakBtn.disabled = !listens;
+    speakHints.textContent = listens && call.hints ? "The line listens for: " + call.hints : "";
     outcomes.disabled = !(call && call.dial);
     hangupBtn.disabled = !call;
     callBtn.disabled = Boolean(call);
@@ -129,7 +137,7 @@
       call = null;
       statusLine.textContent = "The call has ended.";
     } else {
-      call = { sid: turn.sid, gather: turn.gather, dial: turn.dial };
+      call = { sid: turn.sid, gather: turn.gather, dial: turn.dial, speech: turn.speech, hints: turn.hints };
       statusLine.textContent = turn.dial
         ? "Transferring to " + turn.dial_number + ": choose how the transfer ends."
         : "At " + turn.node + ": press a key, or stay silent.";
@@ -167,6 +175,13 @@
     send("You pressed " + k.dataset.key, { action: "press", key: k.dataset.key });
   }));
   silenceBtn.addEventListener("click", () => send("You stayed silent", { action: "silence" }));
+  speakForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const words = speakWords.value.trim();
+    if (!words) { return; }
+    speakWords.value = "";
+    send("You said “" + words + "”", { action: "speak", words: words });
+  });
   document.querySelectorAll(".outcome").forEach((b) => b.addEventListener("click", () => {
     send("The transfer was " + b.dataset.outcome, { action: "dial", outcome: b.dataset.outcome });
   }));
