@@ -146,6 +146,8 @@ def run(app: Flask, keys: list[str], token: str | None = None) -> Call:
             call.dial_outcome(key)
         elif key in (".", "silence"):
             call.silence()
+        elif key.startswith("say:"):
+            call.speak(key.removeprefix("say:"))
         else:
             call.press(key)
     return call

@@ -133,8 +133,9 @@ def test_the_page_has_a_keypad_and_outcomes(web):
         (["1", "2", "1", "busy"], "could not answer"),
         (["0", "answered"], "[hangs up]"),
         (["."] * 10, "Goodbye"),
+        (["1", ".", "say:get help"], "Getting help."),
     ],
-    ids=["busy-fallback", "answered", "silences"],
+    ids=["busy-fallback", "answered", "silences", "spoken"],
 )
 def test_ivr_simulate_prints_the_transcript(app, keys, expect):
     result = app.test_cli_runner().invoke(cli, ["simulate", *keys])
