@@ -183,7 +183,7 @@ def test_editing_a_text_makes_exactly_that_prompt_stale(
     flow = app.extensions["ivr"].live.current().flow
     states = {r.prompt_id: r.state for r in lib.status(flow) if r.state != "missing"}
     assert states == {"welcome": "fresh", "main_menu_intro": "stale", "opt_danger": "fresh"}
-    result = runner.invoke(args=["prompts", "status", "--stale"])
+    result = runner.invoke(args=["prompts", "status", "--stale", "--lang", "en-GB"])
     assert result.exit_code == 0, result.output
     shown = [line.split()[0] for line in result.output.splitlines() if line.startswith("  ")]
     assert "main_menu_intro" in shown and "welcome" not in shown
@@ -201,7 +201,9 @@ def test_slow_recordings_are_kept_apart(app, runner, lib, flow, tmp_path: Path) 
     assert lib.prompt(flow, "welcome", "en-GB", slow=True).state == "fresh"
     assert lib.prompt(flow, "welcome", "en-GB", slow=False).state == "missing"
     assert "-slow." in lib.prompt(flow, "welcome", "en-GB", slow=True).url
-    assert [r.slow for r in lib.status(flow) if r.prompt_id == "welcome"] == [False, True]
+    assert [r.slow for r in lib.status(flow, "en-GB") if r.prompt_id == "welcome"] == [False, True]
+    # The other languages keep no slow recording of it: the import was English only.
+    assert all(r.state == "missing" for r in lib.status(flow) if r.lang != "en-GB")
 
 
 def test_a_corrupt_manifest_plays_nothing_and_refuses_changes(app, lib, flow, tmp_path: Path) -> None:
