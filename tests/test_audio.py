@@ -189,7 +189,7 @@ def test_editing_a_text_makes_exactly_that_prompt_stale(
     assert "main_menu_intro" in shown and "welcome" not in shown
     assert "1 stale" in result.output and "2 fresh (2 recorded, 0 gTTS)" in result.output
     count = len(flow.catalogue.languages["en-GB"].texts)
-    assert result.output.startswith(f"en-GB English (texts approved): {count} prompts")
+    assert result.output.startswith(f"en-GB English (texts approved; offered to callers): {count} prompts")
     history = lib.history("main_menu_intro", "en-GB")
     assert [v.fresh for v in history] == [False]
 
