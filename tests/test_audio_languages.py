@@ -83,7 +83,7 @@ def test_status_shows_each_language_review_state_and_whether_callers_are_offered
 
 
 def test_tigrinya_recordings_imported_by_staff_put_tigrinya_in_the_language_menu(
-    app, app_config, lib, tmp_path: Path
+    app, app_config, lib, prompts_dir: Path, tmp_path: Path
 ) -> None:
     flow = app.extensions["ivr"].live.current().flow
     texts = flow.catalogue.languages["ti"].texts
@@ -153,3 +153,15 @@ def test_tigrinya_recordings_imported_by_staff_put_tigrinya_in_the_language_menu
     assert [p.text for p in menu.iter("Play") if "/ti/" in (p.text or "")] == [urls["language_choice"]]
     languages = ivr(restarted, "languages", "status").output
     assert "ti (Tigrinya, draft): offered (fresh audio for every prompt)" in languages
+
+    # A text edited after its recording: the recording is stale, and Tigrinya is withdrawn at once.
+    catalogue = prompts_dir / "ti.yaml"
+    text = catalogue.read_text()
+    assert f"\n  {MISSING}: " in text  # a one-line text
+    catalogue.write_text(text.replace(f"\n  {MISSING}: ", f"\n  {MISSING}: ሰላም። ", 1))
+    edited = app.extensions["ivr"].live.current().flow
+    assert edited.catalogue.text_hash(MISSING, "ti") != flow.catalogue.text_hash(MISSING, "ti")
+    assert lib.prompt(edited, MISSING, "ti").state == "stale"
+    _, menu = to_language_menu(app)
+    assert not [p for p in menu.iter("Play") if "/ti/" in (p.text or "")]
+    assert "ti" not in app.extensions["ivr"].live.current().renderer.offered
