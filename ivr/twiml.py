@@ -172,7 +172,16 @@ class Renderer:
 
     def render(self, step: Step, lang: str, caller_id: str | None = None, slow: bool = False) -> str:
         """Return the TwiML document for a step."""
-        key = (step.node, step.notices, step.silences, step.invalid, step.reprompt, lang, caller_id, slow)
+        key: tuple[object, ...] = (
+            step.node,
+            step.notices,
+            step.silences,
+            step.invalid,
+            step.reprompt,
+            lang,
+            caller_id,
+            slow,
+        )
         audio_key = getattr(self.audio, "cache_key", None)
         if audio_key is not None:
             # Audio URLs are absolute: documents differ by the base URL they were built for.
