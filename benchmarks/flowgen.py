@@ -21,6 +21,11 @@ def generate(source: Path, target: Path, extra_nodes: int) -> Path:
     # One language keeps the generated wording valid against that language's rules.
     lang = flow.get("default_language", "en-GB")
     flow["languages"] = {lang: flow["languages"][lang]}
+    for node in flow["nodes"].values():
+        if node.get("kind") == "language":
+            node["options"] = {k: o for k, o in node["options"].items() if o.get("lang") == lang}
+    # Nodes only another language's choice leads to would be unreachable.
+    flow["nodes"].pop("language_welcome", None)
     catalogue_path = target / f"{lang}.yaml"
     shutil.copy(source / f"{lang}.yaml", catalogue_path)
     catalogue = yaml.safe_load(catalogue_path.read_text(encoding="utf-8"))
@@ -30,13 +35,22 @@ def generate(source: Path, target: Path, extra_nodes: int) -> Path:
     def node_id(i: int) -> str:
         return f"topic_{i}"
 
+    def name(i: int) -> str:
+        """Name a topic in letters: numbers in digits are not allowed in spoken prompts."""
+        letters = ""
+        while True:
+            i, rest = divmod(i, 26)
+            letters = chr(ord("a") + rest) + letters
+            if i == 0:
+                return " ".join(letters)
+
     for i in range(extra_nodes):
         children = [c for c in range(FANOUT * i + 1, FANOUT * i + FANOUT + 1) if c < extra_nodes]
-        texts[f"topic_{i}_text"] = f"Topic {i}: a short explanation that callers hear in full."
+        texts[f"topic_{i}_text"] = f"Topic {name(i)}: a short explanation that callers hear in full."
         options = {}
         for key, child in enumerate(children, start=1):
             options[key] = {"say": f"opt_topic_{child}", "goto": node_id(child)}
-            texts[f"opt_topic_{child}"] = f"To hear about topic {child}, press {key}."
+            texts[f"opt_topic_{child}"] = f"To hear about topic {name(child)}, press {key}."
         if not children:
             options = {
                 1: {"say": "opt_talk_refuge", "goto": "refuge_transfer"},
@@ -51,7 +65,7 @@ def generate(source: Path, target: Path, extra_nodes: int) -> Path:
         # The tree hangs off the first menu with a free key.
         menu = next(n for n in nodes.values() if n["kind"] == "menu" and len(n["options"]) < FANOUT)  # type: ignore[index]
         key = len(menu["options"]) + 1  # type: ignore[index]
-        texts["opt_topic_0"] = f"To hear about topic 0, press {key}."
+        texts["opt_topic_0"] = f"To hear about topic {name(0)}, press {key}."
         menu["options"][key] = {"say": "opt_topic_0", "goto": node_id(0)}  # type: ignore[index]
     (target / "flow.yaml").write_text(
         yaml.safe_dump(flow, sort_keys=False, allow_unicode=True), encoding="utf-8"

@@ -7,6 +7,7 @@ import hashlib
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -107,16 +108,28 @@ class AudioLibrary(AudioStore):
         if not root or self.live is None:
             # No request and no IVR_PUBLIC_URL: no absolute URL can be made, so <Say>.
             return None
-        entry = self._entries.get(key_of(prompt_id, lang, slow))
-        version = _current(entry)
+        name = self.fresh_file(self.live.current().flow, prompt_id, lang, slow)
+        return f"{root}/audio/{name}" if name else None
+
+    def fresh_file(self, flow: Flow, prompt_id: str, lang: str, slow: bool) -> str | None:
+        """Return the path under audio/ of a prompt's fresh audio for a flow's text, or None."""
+        version = _current(self._entries.get(key_of(prompt_id, lang, slow)))
         if version is None:
             return None
-        catalogue = self.live.current().flow.catalogue
+        catalogue = flow.catalogue
         if not catalogue.has(prompt_id, lang) or version["text_hash"] != catalogue.text_hash(prompt_id, lang):
             return None
         if not (self.root / version["file"]).is_file():
             return None
-        return f"{root}/audio/{version['file']}"
+        return str(version["file"])
+
+    def present(self, flow: Flow) -> Callable[[str, str, bool], str | None]:
+        """Return a lookup that tells which prompts of a flow have fresh audio, with or without a request.
+
+        Which languages callers are offered is decided with it (at start-up, after the CLI changed
+        the audio, after a text was edited): it needs no URL, and judges audio by that flow's texts.
+        """
+        return lambda prompt_id, lang, slow: self.fresh_file(flow, prompt_id, lang, slow)
 
     def cache_key(self) -> str:
         """Return what audio URLs depend on: the public base URL (configured, else the request's)."""

@@ -14,6 +14,7 @@ from . import audio_script
 from .audio import IMPORT_EXTENSIONS, AudioError, AudioLibrary, languages
 from .audio_render import plan, render
 from .flow import Flow
+from .languages import availability
 
 prompts_cli = AppGroup("prompts", help="Prompt audio: status, gTTS renders, staff recordings, the script.")
 
@@ -41,7 +42,9 @@ def _check_lang(flow: Flow, lang: str | None) -> str | None:
 @click.option("--stale", "not_fresh", is_flag=True, help="Only prompts that are stale or missing.")
 def status(lang: str | None, not_fresh: bool) -> None:
     """Show, per language, which prompts are fresh, stale or missing, and from what source."""
-    flow = _flow()
+    live = current_app.extensions["ivr"].live
+    serving = live.current()
+    flow = serving.flow
     rows = _lib().status(flow, _check_lang(flow, lang))
     for code in languages(flow):
         mine = [r for r in rows if r.lang == code]
@@ -50,12 +53,16 @@ def status(lang: str | None, not_fresh: bool) -> None:
         language = flow.catalogue.languages[code]
         counts = Counter(r.state for r in mine)
         sources = Counter(r.source for r in mine if r.state == "fresh")
+        offered = code in serving.renderer.offered  # what callers get now, audio included
         click.secho(
-            f"{code} {language.name} (texts {language.review}): {len(mine)} prompts: "
+            f"{code} {language.name} (texts {language.review}; "
+            f"{'offered' if offered else 'NOT offered'} to callers): {len(mine)} prompts: "
             f"{counts['fresh']} fresh ({sources['recording']} recorded, {sources['tts']} gTTS), "
             f"{counts['stale']} stale, {counts['missing']} missing",
             bold=True,
         )
+        if not offered:
+            click.echo(f"  (not offered: {availability(flow, code, live.presence(flow)).reason})")
         if not (flow.voices.get(code) and flow.voices[code].gtts.get("lang")):
             click.echo("  (no gTTS voice: recordings only)")
         for r in mine:

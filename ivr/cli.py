@@ -68,10 +68,8 @@ def simulate(keys: tuple[str, ...], twiml: bool) -> None:
     pressed = ["(call starts)", *keys]
     for turn, key in zip(call.turns, pressed, strict=False):
         click.secho(f"> {key}", fg="cyan", bold=True)
-        for said in turn.says:
-            click.echo(f"  {said}")
-        for played in turn.plays:
-            click.echo(f"  [plays {played}]")
+        for kind, value in turn.heard:  # in the order the caller hears them
+            click.echo(f"  [plays {value}]" if kind == "play" else f"  {value}")
         if turn.dial_number:
             click.echo(f"  [dials {turn.dial_number}; answer with: answered, busy, no-answer, failed]")
         if turn.hangup:

@@ -20,7 +20,7 @@ languages_cli = AppGroup("languages", help="Which languages callers are offered,
 def hooks_of(app: Any) -> tuple[Lookup | None, Durations | None]:
     """Return the running app's audio lookup and a prompt-duration lookup from its audio library."""
     services = app.extensions["ivr"]
-    lookup = services.live.audio
+    lookup = services.live.presence()  # fresh audio, judged without a request (no URL needed)
     library = getattr(services, "audio", None)
     if library is None or not hasattr(library, "status"):
         return lookup, None

@@ -74,8 +74,14 @@ class LiveFlow:
         with self._lock:
             self._live = self._build(self._live.flow)
 
+    def presence(self, flow: Flow | None = None) -> AudioLookup | None:
+        """Return the lookup that decides which languages are offered: fresh audio, whatever the request."""
+        flow = flow if flow is not None else self._live.flow
+        present = getattr(self.audio, "present", None)
+        return present(flow) if present is not None else self.audio
+
     def _build(self, flow: Flow) -> Live:
-        renderer = Renderer(flow, audio=self.audio)
+        renderer = Renderer(flow, audio=self.audio, present=self.presence(flow))
         # The safe answer is spoken with <Say>: it must work when nothing else does, audio included.
         # A language offered only with audio falls back to the default language's safe answer.
         spoken = Renderer(flow)

@@ -30,6 +30,8 @@ class Turn:
     twiml: str
     says: list[str] = field(default_factory=list)
     plays: list[str] = field(default_factory=list)
+    # What the caller hears in order: ("say", text) and ("play", URL), as the TwiML has them.
+    heard: list[tuple[str, str]] = field(default_factory=list)
     gather_action: str | None = None
     redirect: str | None = None
     dial_action: str | None = None
@@ -49,12 +51,15 @@ def parse(twiml: str) -> dict[str, object]:
         raise ValueError(f"not TwiML: root is <{root.tag}>")
     says: list[str] = []
     plays: list[str] = []
-    out: dict[str, object] = {"says": says, "plays": plays, "hangup": False}
-    for element in root.iter():
+    heard: list[tuple[str, str]] = []
+    out: dict[str, object] = {"says": says, "plays": plays, "heard": heard, "hangup": False}
+    for element in root.iter():  # document order: what Twilio plays first comes first
         if element.tag == "Say":
             says.append("".join(element.itertext()).strip())
+            heard.append(("say", says[-1]))
         elif element.tag == "Play":
             plays.append((element.text or "").strip())
+            heard.append(("play", plays[-1]))
         elif element.tag == "Gather":
             out["gather_action"] = element.get("action")
         elif element.tag == "Redirect":

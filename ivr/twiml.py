@@ -155,17 +155,33 @@ class Renderer:
     """Build TwiML for a flow. Everything here is derived from the flow and its audio only,
     so documents are built once and kept."""
 
-    def __init__(self, flow: Flow, base: str = "/voice", audio: AudioLookup | None = None) -> None:
+    def __init__(
+        self,
+        flow: Flow,
+        base: str = "/voice",
+        audio: AudioLookup | None = None,
+        present: AudioLookup | None = None,
+    ) -> None:
         self.flow = flow
         self.base = base
         self.audio = audio
         # Which languages callers are offered depends on the audio too: rebuilt with the renderer.
-        self.offered = offered_languages(flow, audio)
+        # `present` answers "is there fresh audio?" outside a request too (`audio` makes URLs).
+        self.offered = offered_languages(flow, present or audio)
         self._cache: dict[tuple[object, ...], str] = {}
 
     def render(self, step: Step, lang: str, caller_id: str | None = None, slow: bool = False) -> str:
         """Return the TwiML document for a step."""
-        key = (step.node, step.notices, step.silences, step.invalid, step.reprompt, lang, caller_id, slow)
+        key: tuple[object, ...] = (
+            step.node,
+            step.notices,
+            step.silences,
+            step.invalid,
+            step.reprompt,
+            lang,
+            caller_id,
+            slow,
+        )
         audio_key = getattr(self.audio, "cache_key", None)
         if audio_key is not None:
             # Audio URLs are absolute: documents differ by the base URL they were built for.

@@ -183,13 +183,13 @@ def test_editing_a_text_makes_exactly_that_prompt_stale(
     flow = app.extensions["ivr"].live.current().flow
     states = {r.prompt_id: r.state for r in lib.status(flow) if r.state != "missing"}
     assert states == {"welcome": "fresh", "main_menu_intro": "stale", "opt_danger": "fresh"}
-    result = runner.invoke(args=["prompts", "status", "--stale"])
+    result = runner.invoke(args=["prompts", "status", "--stale", "--lang", "en-GB"])
     assert result.exit_code == 0, result.output
     shown = [line.split()[0] for line in result.output.splitlines() if line.startswith("  ")]
     assert "main_menu_intro" in shown and "welcome" not in shown
     assert "1 stale" in result.output and "2 fresh (2 recorded, 0 gTTS)" in result.output
     count = len(flow.catalogue.languages["en-GB"].texts)
-    assert result.output.startswith(f"en-GB English (texts approved): {count} prompts")
+    assert result.output.startswith(f"en-GB English (texts approved; offered to callers): {count} prompts")
     history = lib.history("main_menu_intro", "en-GB")
     assert [v.fresh for v in history] == [False]
 
@@ -201,7 +201,9 @@ def test_slow_recordings_are_kept_apart(app, runner, lib, flow, tmp_path: Path) 
     assert lib.prompt(flow, "welcome", "en-GB", slow=True).state == "fresh"
     assert lib.prompt(flow, "welcome", "en-GB", slow=False).state == "missing"
     assert "-slow." in lib.prompt(flow, "welcome", "en-GB", slow=True).url
-    assert [r.slow for r in lib.status(flow) if r.prompt_id == "welcome"] == [False, True]
+    assert [r.slow for r in lib.status(flow, "en-GB") if r.prompt_id == "welcome"] == [False, True]
+    # The other languages keep no slow recording of it: the import was English only.
+    assert all(r.state == "missing" for r in lib.status(flow) if r.lang != "en-GB")
 
 
 def test_a_corrupt_manifest_plays_nothing_and_refuses_changes(app, lib, flow, tmp_path: Path) -> None:

@@ -40,11 +40,12 @@ def google(mp3: bytes):  # type: ignore[no-untyped-def]
         yield mock_google(rsps, mp3)
 
 
-def statuses(app) -> dict[str, tuple[str, str | None]]:  # type: ignore[no-untyped-def]
+def statuses(app, lang: str = "en-GB") -> dict[str, tuple[str, str | None]]:  # type: ignore[no-untyped-def]
+    """Return one language's prompts (English unless told) as id -> (state, source)."""
     flow = app.extensions["ivr"].live.current().flow
     return {
         r.prompt_id + ("@slow" if r.slow else ""): (r.state, r.source)
-        for r in app.extensions["ivr"].audio.status(flow)
+        for r in app.extensions["ivr"].audio.status(flow, lang)
     }
 
 
@@ -56,7 +57,7 @@ def edit_text(prompts_dir: Path, old: str, new: str) -> None:
 
 
 def test_render_fills_the_library_then_has_nothing_to_do(app, ivr, google, flow, library_template) -> None:
-    result = ivr("prompts", "render")
+    result = ivr("prompts", "render", "--lang", "en-GB")
     assert result.exit_code == 0, result.output
     prompts = len(flow.catalogue.languages["en-GB"].texts)
     assert f"{prompts} rendered" in result.output
@@ -74,7 +75,7 @@ def test_render_fills_the_library_then_has_nothing_to_do(app, ivr, google, flow,
     assert row.duration == pytest.approx(decoded.seconds, abs=0.05)
 
     asked = len(google.asked)
-    again = ivr("prompts", "render")
+    again = ivr("prompts", "render", "--lang", "en-GB")
     assert again.exit_code == 0, again.output
     assert "Nothing to render" in again.output
     assert len(google.asked) == asked
@@ -87,7 +88,7 @@ def rendered(app, library_template: Path) -> Path:  # type: ignore[no-untyped-de
     if not library_template.exists():
         with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
             mock_google(rsps, gtts_mp3(0.8))
-            assert app.test_cli_runner().invoke(cli, ["prompts", "render"]).exit_code == 0
+            assert app.test_cli_runner().invoke(cli, ["prompts", "render", "--lang", "en-GB"]).exit_code == 0
         shutil.copytree(app.config["AUDIO_DIR"], library_template)
     else:
         shutil.copytree(library_template, app.config["AUDIO_DIR"])
@@ -100,7 +101,7 @@ def test_an_edited_text_is_rendered_again_alone(app, ivr, rendered, google, prom
     after = statuses(app)
     assert {k for k in after if after[k] != before[k]} == {"main_menu_intro"}
     assert after["main_menu_intro"] == ("stale", "tts")
-    result = ivr("prompts", "render")
+    result = ivr("prompts", "render", "--lang", "en-GB")
     assert result.exit_code == 0, result.output
     assert "1 rendered" in result.output
     assert google.texts() == ["This is the main menu."]
@@ -113,11 +114,11 @@ def test_only_missing_and_all(app, ivr, rendered, google, prompts_dir: Path, tmp
     take = make_voice(tmp_path / "en-GB" / "welcome.wav")
     assert ivr("prompts", "import", str(take)).exit_code == 0
     edit_text(prompts_dir, "main_menu_intro: Main menu.", "main_menu_intro: The main menu.")
-    result = ivr("prompts", "render", "--only-missing")
+    result = ivr("prompts", "render", "--lang", "en-GB", "--only-missing")
     assert result.exit_code == 0, result.output
     assert google.asked == []
     assert statuses(app)["main_menu_intro"] == ("stale", "tts")
-    result = ivr("prompts", "render", "--all", *SOME)
+    result = ivr("prompts", "render", "--lang", "en-GB", "--all", *SOME)
     assert result.exit_code == 0, result.output
     assert "1 staff recording(s) kept" in result.output
     assert f"{len(SOME) - 1} rendered" in result.output  # fresh renders again, the recording not
@@ -133,11 +134,11 @@ def test_a_reverted_text_brings_back_its_recording(
     take = make_voice(tmp_path / "en-GB" / "main_menu_intro.wav")
     assert ivr("prompts", "import", str(take)).exit_code == 0
     edit_text(prompts_dir, "main_menu_intro: Main menu.", "main_menu_intro: The main menu.")
-    assert ivr("prompts", "render", "main_menu_intro").exit_code == 0
+    assert ivr("prompts", "render", "--lang", "en-GB", "main_menu_intro").exit_code == 0
     assert statuses(app)["main_menu_intro"] == ("fresh", "tts")
     edit_text(prompts_dir, "main_menu_intro: The main menu.", "main_menu_intro: Main menu.")
     google.asked.clear()
-    result = ivr("prompts", "render", "main_menu_intro")
+    result = ivr("prompts", "render", "--lang", "en-GB", "main_menu_intro")
     assert result.exit_code == 0, result.output
     assert "1 staff recording(s) reinstated" in result.output
     assert google.asked == []
@@ -147,7 +148,7 @@ def test_a_reverted_text_brings_back_its_recording(
 def test_slow_renders_where_the_flow_asks(app, ivr, google, prompts_dir: Path) -> None:
     flow_file = prompts_dir / "flow.yaml"
     flow_file.write_text(flow_file.read_text().replace("tld: co.uk}", "tld: co.uk, slow: true}"))
-    result = ivr("prompts", "render", "welcome", "main_menu_intro")
+    result = ivr("prompts", "render", "--lang", "en-GB", "welcome", "main_menu_intro")
     assert result.exit_code == 0, result.output
     assert "4 rendered" in result.output
     states = statuses(app)
@@ -161,7 +162,7 @@ def test_slow_renders_where_the_flow_asks(app, ivr, google, prompts_dir: Path) -
 
 def test_transient_errors_are_retried(app, ivr, google) -> None:
     google.fail.extend([503, 500, requests.ConnectionError("reset by peer")])
-    result = ivr("prompts", "render", *SOME)
+    result = ivr("prompts", "render", "--lang", "en-GB", *SOME)
     assert result.exit_code == 0, result.output
     assert f"{len(SOME)} rendered" in result.output
     assert {statuses(app)[pid] for pid in SOME} == {("fresh", "tts")}
@@ -169,7 +170,7 @@ def test_transient_errors_are_retried(app, ivr, google) -> None:
 
 def test_a_refused_prompt_is_reported_and_the_rest_rendered(app, ivr, google) -> None:
     google.fail.append(400)
-    result = ivr("prompts", "render", *SOME)
+    result = ivr("prompts", "render", "--lang", "en-GB", *SOME)
     assert result.exit_code == 1
     assert "failed: en-GB/welcome" in result.output and "1 failed" in result.output
     states = statuses(app)
@@ -200,12 +201,31 @@ def test_unreachable_gtts_says_so_and_the_line_keeps_working(app, ivr, call) -> 
 
 def test_an_interrupted_render_keeps_what_it_finished(app, ivr, google) -> None:
     google.fail.extend([None] * 4 + [KeyboardInterrupt()])  # Ctrl-C while the fifth request waits
-    result = ivr("prompts", "render", *SOME)
+    result = ivr("prompts", "render", "--lang", "en-GB", *SOME)
     assert result.exit_code == 1
     assert "Aborted" in result.output
     root = Path(app.config["AUDIO_DIR"])
     assert check_consistent(root, strict=True) == 4
-    result = ivr("prompts", "render", *SOME)
+    result = ivr("prompts", "render", "--lang", "en-GB", *SOME)
     assert result.exit_code == 0, result.output
     assert f"{len(SOME) - 4} rendered" in result.output
     assert check_consistent(root, strict=True) == len(SOME)
+
+
+def test_every_language_renders_in_its_own_gtts_voice_and_tigrinya_is_left_to_staff(app, ivr, google) -> None:
+    flow = app.extensions["ivr"].live.current().flow
+    voiced = {
+        c: v.gtts["lang"]
+        for c, v in flow.voices.items()
+        if v.gtts.get("lang") and flow.catalogue.has("welcome", c)
+    }
+    unvoiced = [c for c in flow.catalogue.languages if c not in voiced and flow.catalogue.has("welcome", c)]
+    assert "ti" in unvoiced and len(voiced) >= 2
+    result = ivr("prompts", "render", "welcome")
+    assert result.exit_code == 0, result.output
+    assert f"{len(voiced)} rendered" in result.output
+    assert f"{len(unvoiced)} without a gTTS voice (record them)" in result.output
+    assert sorted(lang for _, lang, _ in google.asked) == sorted(voiced.values())
+    for code in voiced:
+        assert statuses(app, code)["welcome"] == ("fresh", "tts")
+    assert statuses(app, "ti")["welcome"] == ("missing", None)

@@ -186,7 +186,12 @@ def test_the_safe_answer_is_spoken(app, client, flow, tmp_path: Path) -> None:
     assert [say.text for say in root.iter("Say")] == [
         flow.catalogue.text(pid, "en-GB") for pid in flow.safe_say
     ]
-    assert len(Call(app, TOKEN).start().plays) == 1  # advice_999 is in the greeting, and plays there
+    # Elsewhere the same recordings play: those of the greeting's prompts that are in the safe answer.
+    in_greeting = [pid for pid in flow.nodes[flow.start].say if pid in flow.safe_say]
+    assert in_greeting  # the greeting gives the 999 advice, and it is part of the safe answer
+    lib = app.extensions["ivr"].audio
+    expected = ["http://localhost" + str(lib.prompt(flow, pid, "en-GB").url) for pid in in_greeting]
+    assert Call(app, TOKEN).start().plays == expected
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -210,3 +215,29 @@ def test_no_path_serves_anything_but_listed_audio(app, client, welcome: str, pat
     else:
         assert status in (404, 405, 308, 400), (url, status)
     assert b"not for callers" not in body
+
+
+def test_simulate_prints_what_the_caller_hears_in_order(app, lib, flow, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+    from flask.cli import ScriptInfo
+
+    from ivr.cli import cli
+
+    greeting = flow.nodes[flow.start].say
+    recorded = greeting[1]  # a recording in the middle of spoken prompts
+    take = make_voice(tmp_path / f"{recorded}.wav", seconds=1.0)
+    url = "http://localhost" + str(lib.import_recording(flow, recorded, "en-GB", take, take.name).url)
+    expected = [
+        ("play", url) if pid == recorded else ("say", flow.catalogue.text(pid, "en-GB")) for pid in greeting
+    ]
+    turn = Call(app, TOKEN).start()
+    assert turn.heard == expected
+    assert (turn.says, turn.plays) == ([t for k, t in expected if k == "say"], [url])
+
+    result = CliRunner().invoke(cli, ["simulate"], obj=ScriptInfo(create_app=lambda: app))
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == "> (call starts)"
+    assert lines[1 : 1 + len(expected)] == [
+        f"  [plays {value}]" if kind == "play" else f"  {value}" for kind, value in expected
+    ]
