@@ -120,6 +120,7 @@ def _describe(turn: Turn, sid: str) -> dict[str, Any]:
         "twiml": turn.twiml,
         "says": turn.says,
         "plays": turn.plays,
+        "heard": [list(item) for item in getattr(turn, "heard", [])],
         "gather": gather if not turn.hangup else None,
         "dial": turn.dial_action,
         "dial_number": turn.dial_number,

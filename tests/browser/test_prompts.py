@@ -80,6 +80,8 @@ def test_record_in_the_browser_hear_it_in_the_simulator_then_roll_back(page, tmp
     played = page.locator(".turn").last.locator(".play")
     expect(played).to_have_count(1)
     expect(played).to_contain_text("/audio/")
+    # Heard in order: the recorded "Main menu." first, then the spoken options.
+    expect(page.locator(".turn").last.locator(".heard > li").first).to_have_class("play")
 
     page.goto(PAGE)
     page.get_by_role("button", name="Roll back to the previous audio").click()

@@ -73,18 +73,21 @@
     li.appendChild(h);
     const heard = document.createElement("ul");
     heard.className = "heard";
+    // What the caller hears, in the order they hear it: spoken texts (in their language) and recordings.
     const langs = spoken(turn.twiml).filter((part) => !part.url).map((part) => part.lang);
-    turn.says.forEach((text, i) => {
+    const heardInOrder = turn.heard && turn.heard.length ? turn.heard
+      : turn.says.map((text) => ["say", text]).concat(turn.plays.map((url) => ["play", url]));
+    let said = 0;
+    heardInOrder.forEach(([kind, value]) => {
       const item = document.createElement("li");
-      item.className = "say";
-      if (langs[i]) { item.lang = langs[i]; }
-      item.textContent = text;
-      heard.appendChild(item);
-    });
-    turn.plays.forEach((url) => {
-      const item = document.createElement("li");
-      item.className = "play";
-      item.textContent = "Plays a recording: " + url;
+      item.className = kind;
+      if (kind === "say") {
+        if (langs[said]) { item.lang = langs[said]; }
+        said += 1;
+        item.textContent = value;
+      } else {
+        item.textContent = "Plays a recording: " + value;
+      }
       heard.appendChild(item);
     });
     if (turn.dial_number) {
