@@ -193,3 +193,23 @@ def check_consistent(root: Path, strict: bool = False) -> int:
 def assert_whole(path: Path) -> None:
     """A library file's name holds its content's hash; a half-written file would not match."""
     assert path.name.split(".")[1] == hashlib.sha256(path.read_bytes()).hexdigest()[:16], path
+
+
+def import_in_shell(app, take: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run `python -m ivr prompts import TAKE` in a separate process, as staff do from a shell."""
+    import os
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(root),
+        "IVR_PROMPTS_DIR": app.config["PROMPTS_DIR"],
+        "IVR_AUDIO_DIR": app.config["AUDIO_DIR"],
+        "IVR_SECRET_KEY": "shell",
+        "IVR_DATABASE_URL": "sqlite://",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "ivr", "prompts", "import", str(take)],
+        env=env, cwd=cwd, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip

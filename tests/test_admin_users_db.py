@@ -2,37 +2,17 @@
 
 from __future__ import annotations
 
-import os
-import uuid
-
 import pytest
-from sqlalchemy import create_engine, text
 
 from ivr import create_app
 from ivr.admin import users
 from tests.admin_helpers import https_client, sign_in
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request, tmp_path):
-    """An empty database: a SQLite file, or a fresh schema in IVR_TEST_POSTGRES_URL's database."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'accounts.db'}"
-        return
-    base = os.environ.get("IVR_TEST_POSTGRES_URL", "")
-    if not base:
-        if os.environ.get("IVR_REQUIRE_POSTGRES") == "1":
-            pytest.fail("IVR_REQUIRE_POSTGRES=1 but IVR_TEST_POSTGRES_URL is not set")
-        pytest.skip("IVR_TEST_POSTGRES_URL is not set: no PostgreSQL server to test against")
-    schema = "adm_" + uuid.uuid4().hex[:16]
-    admin = create_engine(base)
-    with admin.begin() as connection:
-        connection.execute(text(f"CREATE SCHEMA {schema}"))
-    sep = "&" if "?" in base else "?"
-    yield f"{base}{sep}options=-csearch_path%3D{schema}"
-    with admin.begin() as connection:
-        connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-    admin.dispose()
+@pytest.fixture
+def db_url(store_url: str) -> str:
+    """An empty database: a SQLite file, or a fresh schema on the test PostgreSQL server."""
+    return store_url
 
 
 @pytest.fixture

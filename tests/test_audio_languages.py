@@ -3,10 +3,7 @@ Tigrinya, heard only from recordings, offered to callers once staff have recorde
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -17,8 +14,8 @@ from ivr.audio import AudioLibrary
 from ivr.cli import cli
 from ivr.languages import availability, language_node, used_prompts
 from ivr.simulator import Call
-from tests.audio_helpers import make_voice
-from tests.conftest import ROOT, TOKEN
+from tests.audio_helpers import import_in_shell, make_voice
+from tests.conftest import TOKEN
 from tests.language_helpers import gather_state
 
 MISSING = "goodbye"  # a prompt callers hear at the end of a call: without it, no Tigrinya
@@ -113,18 +110,7 @@ def test_tigrinya_recordings_imported_by_staff_put_tigrinya_in_the_language_menu
     last = tmp_path / "shell" / "ti" / f"{MISSING}.wav"
     last.parent.mkdir(parents=True)
     shutil.copy(take, last)
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "IVR_PROMPTS_DIR": app.config["PROMPTS_DIR"],
-        "IVR_AUDIO_DIR": app.config["AUDIO_DIR"],
-        "IVR_SECRET_KEY": "shell",
-        "IVR_DATABASE_URL": "sqlite://",
-    }
-    done = subprocess.run(
-        [sys.executable, "-m", "ivr", "prompts", "import", str(last)],
-        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    done = import_in_shell(app, last, tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"as ti/{MISSING}" in done.stdout
 

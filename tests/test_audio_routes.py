@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,8 +11,8 @@ from hypothesis import strategies as st
 from ivr import create_app
 from ivr.audio import AudioLibrary
 from ivr.simulator import Call
-from tests.audio_helpers import make_voice
-from tests.conftest import ROOT, TOKEN, post_signed, twiml
+from tests.audio_helpers import import_in_shell, make_voice
+from tests.conftest import TOKEN, post_signed, twiml
 
 WELCOME = "Derbyshire Victim Services: the trafficking help line."
 
@@ -114,18 +111,7 @@ def test_rollback_and_import_reach_the_next_call(app, lib, flow, tmp_path: Path,
 def test_an_import_in_a_shell_reaches_the_running_service(app, lib, flow, tmp_path: Path) -> None:
     assert Call(app, TOKEN).start().plays == []  # documents are built and cached without audio
     take = make_voice(tmp_path / "takes" / "en-GB" / "welcome.ogg", seconds=1.0)
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "IVR_PROMPTS_DIR": app.config["PROMPTS_DIR"],
-        "IVR_AUDIO_DIR": app.config["AUDIO_DIR"],
-        "IVR_SECRET_KEY": "shell",
-        "IVR_DATABASE_URL": "sqlite://",
-    }
-    done = subprocess.run(
-        [sys.executable, "-m", "ivr", "prompts", "import", str(take)],
-        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    done = import_in_shell(app, take, tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "imported" in done.stdout
     plays = Call(app, TOKEN).start().plays  # the service notices the manifest changed on disk
