@@ -27,8 +27,12 @@ def cli() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=5000, show_default=True, type=int, help="Port to listen on.")
 def serve(host: str, port: int) -> None:
-    """Serve the line with Flask's own server (use gunicorn in production)."""
-    current_app.run(host=host, port=port)
+    """Serve the line with werkzeug's server (use gunicorn in production: see the README)."""
+    from werkzeug.serving import run_simple
+
+    # Flask ignores app.run() inside its own CLI, so the server is started directly.
+    click.echo(f"Serving the line on http://{host}:{port}/ (the incoming-call webhook is /voice)")
+    run_simple(host, port, current_app._get_current_object(), threaded=True)  # type: ignore[attr-defined]
 
 
 @cli.command("check", with_appcontext=False)

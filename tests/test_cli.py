@@ -54,3 +54,39 @@ def test_simulate_signs_its_requests(app) -> None:
     assert call.last.hangup
     forged = run(app, [], token="wrong")
     assert forged.turns[0].status == 403
+
+
+def test_serve_answers_calls_on_the_embedded_defaults(tmp_path: Path) -> None:
+    """`ivr serve`, as the README's first command runs it: no settings, a call gets TwiML."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from tests.conftest import ROOT
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("IVR_", "TWILIO_"))}
+    env["PYTHONPATH"] = str(ROOT)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "ivr", "serve", "--port", str(port)],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        body = ""
+        for _ in range(100):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/voice", data=b"CallSid=CA1") as answer:
+                    body = answer.read().decode()
+                break
+            except OSError:
+                time.sleep(0.1)
+        assert "<Gather" in body and "9 9 9" in body
+    finally:
+        server.terminate()
+        output = server.communicate(timeout=10)[0]
+    assert "NOT being verified" in output
