@@ -12,6 +12,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy import Connection, Engine, MetaData, create_engine, event, inspect, text
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 metadata = MetaData()
 db_cli = AppGroup("db", help="The journey and account database.")
@@ -48,8 +49,22 @@ def make_engine(url: str) -> Engine:
     )
 
 
-def upgrade(engine: Engine) -> list[str]:
-    """Create the tables that do not exist yet; return their names."""
+def upgrade(engine: Engine, attempts: int = 3) -> list[str]:
+    """Create the tables that do not exist yet; return their names (and columns added).
+
+    Several workers starting together may race to create the same table: the loser's CREATE
+    fails with "already exists", so it looks again and finds the work done.
+    """
+    for attempt in range(attempts):
+        try:
+            return _upgrade(engine)
+        except (OperationalError, ProgrammingError):
+            if attempt == attempts - 1:
+                raise
+    return []
+
+
+def _upgrade(engine: Engine) -> list[str]:
     with engine.begin() as connection:
         existing = set(engine.dialect.get_table_names(connection))
         metadata.create_all(connection)
