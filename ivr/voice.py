@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 
 from flask import Blueprint, Response, abort, current_app, request
@@ -19,6 +21,8 @@ bp = Blueprint("voice", __name__, url_prefix="/voice")
 log = logging.getLogger(__name__)
 
 METHODS = ["GET", "POST"]
+# Twilio repeats this header, unchanged, when it retries a webhook that timed out.
+RETRY_TOKEN_HEADER = "I-Twilio-Idempotency-Token"
 NODE_ID = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 CALLER_ID = re.compile(r"^\+[1-9]\d{6,14}$")
 
@@ -190,8 +194,31 @@ def _record(event: str, **fields: object) -> None:
         log.warning("journey event dropped", exc_info=True)
 
 
+class RecentTokens:
+    """The idempotency tokens of recent webhooks: Twilio sends the same one when it retries."""
+
+    def __init__(self, size: int = 10_000) -> None:
+        self.size = size
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def first_time(self, token: str) -> bool:
+        """Tell whether a token is new, and remember it."""
+        with self._lock:
+            if token in self._seen:
+                return False
+            self._seen[token] = None
+            if len(self._seen) > self.size:
+                self._seen.popitem(last=False)
+            return True
+
+
 def _record_steps(journeys, steps: Callable[[], list[Event]]) -> None:  # type: ignore[no-untyped-def]
     """Append one answer's journey events; a failing store never reaches the caller."""
+    token = request.headers.get(RETRY_TOKEN_HEADER, "")[:200]
+    recent = current_app.extensions.setdefault("ivr_retry_tokens", RecentTokens())
+    if token and not recent.first_time(token):
+        return  # a retry of a webhook already answered (and counted) by this process
     try:
         events = steps()
     except Exception:  # noqa: BLE001 - the call must go on whatever the store does

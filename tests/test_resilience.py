@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import post_signed, twiml
+from tests.conftest import post_signed, sign, twiml
 
 GATHER = "/voice/gather?node=main_menu&lang=en-GB&s=0&i=0"
 
@@ -178,6 +178,24 @@ def test_a_retried_request_changes_nothing(app, client, path, params) -> None:
     assert second.get_data() == first.get_data()
     # A store may drop the duplicate; it must never record anything the first did not.
     assert store.events[len(events) :] in ([], events)
+
+
+@pytest.mark.parametrize("path", ["/voice", GATHER])
+def test_a_retry_with_twilios_idempotency_token_is_counted_once(app, client, path) -> None:
+    """Twilio marks its retries with the first attempt's I-Twilio-Idempotency-Token."""
+    store = Recorder()
+    app.extensions["ivr"].journeys = store
+    params = {"CallSid": "CA" + "8" * 32, "Digits": "3"}
+    headers = {**sign("http://localhost" + path, params), "I-Twilio-Idempotency-Token": "abc-123"}
+    first = client.post(path, data=params, headers=headers)
+    recorded = list(store.events)
+    second = client.post(path, data=params, headers=headers)
+    assert recorded
+    assert second.get_data() == first.get_data()
+    assert store.events == recorded
+    # A new request (a new token) is counted again.
+    client.post(path, data=params, headers={**headers, "I-Twilio-Idempotency-Token": "abc-124"})
+    assert len(store.events) == 2 * len(recorded)
 
 
 def test_a_retried_silence_is_not_counted_twice(client) -> None:
