@@ -54,3 +54,11 @@ def sign_in(client, name: str, password: str | None = None):
             "next": "",
         },
     )
+
+
+def signed_in(app, name: str):
+    """Make the test accounts and return an https client signed in as one of them."""
+    make_users(app)
+    client = https_client(app)
+    sign_in(client, name)
+    return client

@@ -8,16 +8,13 @@ import io
 import pytest
 
 from ivr.simulator import run
-from tests.admin_helpers import csrf_token, https_client, make_users, sign_in
+from tests.admin_helpers import csrf_token, https_client, make_users, sign_in, signed_in
 from tests.conftest import TOKEN
 
 
 @pytest.fixture
 def web(app):
-    make_users(app)
-    client = https_client(app)
-    sign_in(client, "ada")
-    return client
+    return signed_in(app, "ada")
 
 
 def play_calls(app) -> None:

@@ -8,17 +8,14 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from ivr.admin import diagram, review
-from tests.admin_helpers import https_client, make_users, sign_in
+from tests.admin_helpers import signed_in
 
 SVG = "{http://www.w3.org/2000/svg}"
 
 
 @pytest.fixture
 def web(app):
-    make_users(app)
-    client = https_client(app)
-    sign_in(client, "ada")
-    return client
+    return signed_in(app, "ada")
 
 
 def test_outline_lists_every_node_with_its_prompts_and_keys(web, flow):

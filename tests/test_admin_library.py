@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from tests import audio_helpers
-from tests.admin_helpers import csrf_token, https_client, make_users, sign_in
+from tests.admin_helpers import csrf_token, https_client, make_users, sign_in, signed_in
 from tests.conftest import post_signed
 
 PAGE = "/admin/prompts/main_menu_intro/en-GB"
@@ -17,9 +17,7 @@ UPLOAD = PAGE + "/upload"
 
 @pytest.fixture
 def web(app):
-    make_users(app)
-    client = https_client(app)
-    sign_in(client, "sam")
+    client = signed_in(app, "sam")
     client.token = csrf_token(client, PAGE)
     return client
 
