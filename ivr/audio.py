@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from flask import has_request_context, request
 
 from . import tts
-from .audio_store import AudioError, AudioStore, Change, fsync_file
+from .audio_store import AudioError, AudioStore, Change, fsync_path
 from .audio_store import current_version as _current
 from .flow import Flow
 
@@ -287,7 +287,7 @@ class AudioLibrary(AudioStore):
                 return  # the very same audio for the same text: nothing to do
             target = self.root / name
             target.parent.mkdir(parents=True, exist_ok=True)
-            fsync_file(converted)
+            fsync_path(converted)
             os.replace(converted, target)
             number = max((v["version"] for v in entry["versions"]), default=0) + 1
             version = {

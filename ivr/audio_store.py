@@ -130,7 +130,7 @@ class AudioStore:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
             raise
-        _fsync_dir(self.root)
+        fsync_path(self.root)
 
     def _prune(self, entry: dict[str, Any]) -> None:
         versions = sorted(entry["versions"], key=lambda v: v["version"])
@@ -158,15 +158,8 @@ def current_version(entry: dict[str, Any] | None) -> dict[str, Any] | None:
     return next((v for v in entry.get("versions", []) if v["version"] == entry["current"]), None)
 
 
-def fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(path: Path) -> None:
+def fsync_path(path: Path) -> None:
+    """Flush a file, or a folder's entries, to the disk."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)

@@ -6,7 +6,6 @@ import logging
 import os
 import tempfile
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
@@ -27,8 +26,8 @@ UPLOAD_ENDPOINTS = {"admin.upload"}
 
 
 def audio_library() -> Any:
-    """Return the audio library, or None when this build has none."""
-    return getattr(services(), "audio", None)
+    """Return the running app's audio library."""
+    return services().audio
 
 
 def looks_like_audio(head: bytes) -> bool:
@@ -37,24 +36,7 @@ def looks_like_audio(head: bytes) -> bool:
 
 
 def _rows(flow: Flow) -> list[Any]:
-    lib = audio_library()
-    if lib is not None:
-        return list(lib.status(flow))
-    return [
-        SimpleNamespace(
-            prompt_id=pid,
-            lang=code,
-            slow=False,
-            state="missing",
-            source=None,
-            duration=None,
-            made_at=None,
-            url=None,
-            text=flow.catalogue.text(pid, code),
-        )
-        for code in flow.languages
-        for pid in sorted(flow.catalogue.languages[code].texts)
-    ]
+    return list(audio_library().status(flow))
 
 
 def _known(flow: Flow, prompt_id: str, lang: str) -> None:
@@ -81,7 +63,6 @@ def prompts() -> str:
         states=STATES,
         counts=counts,
         flow=flow,
-        has_library=audio_library() is not None,
     )
 
 
@@ -95,7 +76,7 @@ def prompt(prompt_id: str, lang: str) -> str:
     row = next(
         (r for r in _rows(flow) if r.prompt_id == prompt_id and r.lang == lang and bool(r.slow) == slow), None
     )
-    history = list(lib.history(prompt_id, lang, slow)) if lib is not None else []
+    history = list(lib.history(prompt_id, lang, slow))
     return render_template(
         "admin/prompt.html",
         row=row,
@@ -104,7 +85,6 @@ def prompt(prompt_id: str, lang: str) -> str:
         slow=slow,
         text=readable(flow, prompt_id, lang),
         history=history,
-        has_library=lib is not None,
         limit_mb=current_app.config["ADMIN_UPLOAD_BYTES"] // (1024 * 1024),
         accept=",".join(sorted(EXTENSIONS)) + ",audio/*",
     )
@@ -132,8 +112,6 @@ def upload(prompt_id: str, lang: str) -> Response:
     flow = services().live.current().flow
     _known(flow, prompt_id, lang)
     lib = audio_library()
-    if lib is None:
-        return _answer(False, "This build has no audio library.", prompt_id, lang, 501)
     upload = request.files.get("audio")
     if upload is None or not upload.filename:
         return _answer(False, "Choose a file to upload.", prompt_id, lang, 400)
@@ -168,8 +146,6 @@ def rollback(prompt_id: str, lang: str) -> Response:
     flow = services().live.current().flow
     _known(flow, prompt_id, lang)
     lib = audio_library()
-    if lib is None:
-        return _answer(False, "This build has no audio library.", prompt_id, lang, 501)
     from ..audio import AudioError
 
     try:
