@@ -184,14 +184,10 @@ def _caller_id() -> str | None:
 
 
 def _record(event: str, **fields: object) -> None:
-    """Append an anonymous journey event; a failing store never reaches the caller."""
+    """Append one anonymous journey event; a failing store never reaches the caller."""
     journeys = services().journeys
-    if journeys is None:
-        return
-    try:
-        journeys.record(request.values.get("CallSid", ""), event, **fields)
-    except Exception:  # noqa: BLE001 - the call must go on whatever the store does
-        log.warning("journey event dropped", exc_info=True)
+    if journeys is not None:
+        _record_steps(journeys, lambda: [(event, fields)])
 
 
 class RecentTokens:
