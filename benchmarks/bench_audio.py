@@ -17,9 +17,11 @@ import responses
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ivr import create_app, tts  # noqa: E402
+from ivr import create_app  # noqa: E402
+from ivr.audio import sound  # noqa: E402
 from ivr.cli import cli  # noqa: E402
-from tests.audio_helpers import decode, ffmpeg, gtts_mp3, mock_google  # noqa: E402
+from ivr.services import services  # noqa: E402
+from tests.helpers.audio import decode, ffmpeg, gtts_mp3, mock_google  # noqa: E402
 
 LENGTHS = (1.0, 3.0, 8.0)  # seconds of speech per prompt
 REPEAT = 5
@@ -51,7 +53,7 @@ def size_per_second(work: Path) -> None:
         spoken = decode(mp3).seconds
         rows["gTTS MP3 (24 kHz, 32 kbit/s)"].append(mp3.stat().st_size / spoken)
         served = work / f"served-{seconds}.wav"
-        tts.to_telephony(mp3, served, tts.measure(mp3, 120))
+        sound.to_telephony(mp3, served, sound.measure(mp3, 120))
         rows["served: mu-law WAV 8 kHz"].append(served.stat().st_size / decode(served).seconds)
         for name, args in alternatives.items():
             out = work / f"alt-{seconds}-{len(rows[name])}"
@@ -86,7 +88,7 @@ def render_runs(work: Path) -> None:
             assert "Nothing to render" in result.output, result.output
         assert len(google.asked) == count
     nothing = statistics.median(idle)
-    prompts_count = len(app.extensions["ivr"].live.current().flow.catalogue.languages["en-GB"].texts)
+    prompts_count = len(services(app).live.current().flow.catalogue.languages["en-GB"].texts)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "IVR_PROMPTS_DIR": str(prompts)}
     env["IVR_AUDIO_DIR"] = str(work / "audio")
     env["IVR_SECRET_KEY"] = "bench"

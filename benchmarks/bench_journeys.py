@@ -33,7 +33,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from ivr import create_app  # noqa: E402
-from ivr.simulator import BASE_URL, run  # noqa: E402
+from ivr.line.simulator import BASE_URL, run  # noqa: E402
+from ivr.services import services  # noqa: E402
 
 TOKEN = "bench-token-0123456789abcdef"
 KEYS = ["2", "1", "busy", "9", ".", "4", "1"]
@@ -131,7 +132,7 @@ def main() -> None:
         steps = script(apps["journeys off"])
         for app in apps.values():  # warm up: caches, connections, schema
             replay(app, signed_calls(steps, 5), [])
-            store = app.extensions["ivr"].journeys
+            store = services(app).journeys
             if store is not None:
                 store.flush(30)
                 store.written = store.dropped = 0
@@ -151,7 +152,7 @@ def main() -> None:
                 block: list[float] = []
                 began = time.process_time()
                 replay(app, calls, block)
-                store = app.extensions["ivr"].journeys
+                store = services(app).journeys
                 if store is not None:  # the writer's work counts against its own mode
                     store.flush(60)
                 cpu[name] += time.process_time() - began
@@ -161,7 +162,7 @@ def main() -> None:
                 paired[name].append(medians[name] / medians["journeys off"])
         flushed = {}
         for name, app in apps.items():
-            store = app.extensions["ivr"].journeys
+            store = services(app).journeys
             if store is not None:
                 began = time.perf_counter()
                 store.flush(120)
@@ -194,7 +195,7 @@ def main() -> None:
                 f"writer caught up {seconds * 1e3:.0f} ms after the last request"
             )
         for app in apps.values():
-            app.extensions["ivr"].engine.dispose()
+            services(app).engine.dispose()
 
 
 if __name__ == "__main__":

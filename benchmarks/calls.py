@@ -10,7 +10,7 @@ from urllib.parse import urlencode, urljoin
 from twilio.request_validator import RequestValidator
 
 from ivr import create_app
-from ivr.simulator import DIAL_OUTCOMES, parse
+from ivr.line.simulator import DIAL_OUTCOMES, parse
 
 # Key scripts: '.' is a silence; answered/busy/no-answer/failed/canceled end a transfer.
 PATHS: tuple[tuple[str, ...], ...] = (

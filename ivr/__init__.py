@@ -1,92 +1,100 @@
-"""The Derbyshire Victim Services trafficking help line: a flow-driven Twilio voice service."""
+"""The Derbyshire Victim Services trafficking help line: a flow-driven Twilio voice service.
+
+`create_app` reads the settings, builds the services, registers the blueprints; nothing else.
+The packages, and what each may import (tests/test_layout.py keeps it so):
+
+    cli, admin -> line -> audio, journeys -> checks -> flow
+
+with `settings`, `services`, `db` and `logs` shared below them all.
+"""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, request
-from sqlalchemy import Engine
 from twilio.request_validator import RequestValidator
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import config, db, sessions
-from .live import LiveFlow
+from . import db, logs
+from .admin import init_app as init_admin
+from .admin.sessions import SessionInterface
+from .admin.throttle import LoginLimiter
+from .audio import routes as audio_routes
+from .audio.library import AudioLibrary
+from .journeys.store import JourneyStore
+from .line import voice
+from .line.live import LiveFlow
+from .line.retries import RecentTokens
+from .services import Services, attach, services
+from .settings import Settings, prompts_folder
 
 log = logging.getLogger(__name__)
 
-
-@dataclass
-class Services:
-    """What the blueprints share, kept in app.extensions["ivr"]."""
-
-    live: LiveFlow
-    validator: RequestValidator | None
-    engine: Engine
-    journeys: Any = None
-    audio: Any = None
+# A webhook's form is small; the console's uploads raise this for their own route only.
+MAX_WEBHOOK_BYTES = 64 * 1024
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
-    """Build the app; refuse to start (FlowError) if the flow or a catalogue is broken."""
+    """Build the app; refuse to start (SettingsError, FlowError) on a setting or flow that cannot serve."""
     app = Flask(__name__, instance_relative_config=True)
-    config.configure(app, test_config)
-    app.session_interface = sessions.SessionInterface()
-    if app.config["PROXY_FIX"]:
+    settings = Settings.from_env(overrides=test_config).with_secret(Path(app.instance_path))
+    logs.configure(settings.log_level, settings.log_json)
+    app.config.from_mapping(settings.config(), MAX_CONTENT_LENGTH=MAX_WEBHOOK_BYTES)
+    if test_config:
+        app.config.from_mapping({k: v for k, v in test_config.items() if k not in app.config})
+    app.session_interface = SessionInterface()
+    if settings.proxy_fix:
         # Behind a TLS-terminating proxy: trust one hop's X-Forwarded-Proto/Host, so that the
         # URL we check signatures against is the https URL Twilio signed.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_port=1)  # type: ignore[method-assign]
-
-    token = app.config["TWILIO_AUTH_TOKEN"]
-    if not token:
+    if not settings.twilio_auth_token:
         log.warning(
             "TWILIO_AUTH_TOKEN is not set: /voice requests are NOT being verified. "
             "Set it before this line takes real calls."
         )
-    from .audio import AudioLibrary
-
-    audio = AudioLibrary(
-        Path(app.config["AUDIO_DIR"]),
-        public_url=str(app.config.get("PUBLIC_URL") or ""),
-        check_seconds=float(app.config["FLOW_RELOAD_SECONDS"]),
-    )
-    live = LiveFlow(Path(app.config["PROMPTS_DIR"]), float(app.config["FLOW_RELOAD_SECONDS"]), audio=audio)
-    audio.attach(live)
-    engine = db.make_engine(db.database_url(app))
-    app.extensions["ivr"] = Services(
-        live=live, validator=RequestValidator(token) if token else None, engine=engine
-    )
-    app.extensions["ivr"].audio = audio
-
-    from . import journeys
-
-    journeys.init_app(app)
-
-    from . import voice
-
+    attach(app, _services(app, settings))
     app.register_blueprint(voice.bp)
-    from . import admin
-
-    admin.init_app(app)
-    from . import audio_routes
-
+    init_admin(app)
     app.register_blueprint(audio_routes.bp)
     _register_errors(app)
 
     @app.get("/health")
     def health() -> dict[str, str]:
         """Tell a load balancer the service answers, and which flow version is live."""
-        return {"status": "ok", "flow": live.current().flow.version}
+        return {"status": "ok", "flow": services().live.current().flow.version}
 
     return app
 
 
-def _register_errors(app: Flask) -> None:
-    from .voice import safe_twiml
+def _services(app: Flask, settings: Settings) -> Services:
+    """Build every service of the app, each once, in the order they depend on each other."""
+    audio = AudioLibrary(
+        settings.audio_dir, public_url=settings.public_url, check_seconds=settings.flow_reload_seconds
+    )
+    live = LiveFlow(prompts_folder(settings), audio, settings.flow_reload_seconds)
+    log.info(
+        "flow version %s is live (%d nodes)", live.current().flow.version, len(live.current().flow.nodes)
+    )
+    engine = db.make_engine(db.database_url(settings.database_url, Path(app.instance_path)))
+    token = settings.twilio_auth_token
+    return Services(
+        settings=settings,
+        live=live,
+        audio=audio,
+        engine=engine,
+        validator=RequestValidator(token) if token else None,
+        # Nothing touches the database at start: the writer creates the schema before its first insert.
+        journeys=JourneyStore(engine, settings.secret_key) if settings.journeys else None,
+        retries=RecentTokens(),
+        login_limiter=LoginLimiter(settings.admin_login_limit, settings.admin_limit_storage),
+    )
 
+
+def _register_errors(app: Flask) -> None:
     @app.errorhandler(Exception)
     def handle(error: Exception) -> Any:
         """A caller never hears an error: any failure under /voice answers safe TwiML."""
@@ -96,8 +104,7 @@ def _register_errors(app: Flask) -> None:
                 return Response("Forbidden: invalid Twilio signature\n", 403, mimetype="text/plain")
             if not is_http:
                 log.exception("error answering %s; caller given safe TwiML", request.path)
-            lang = request.args.get("lang")
-            return safe_twiml(lang)
+            return voice.safe_twiml(request.args.get("lang"))
         if is_http:
             return error
         log.exception("error answering %s", request.path)

@@ -1,30 +1,32 @@
 """The service's database: one SQLAlchemy engine from IVR_DATABASE_URL, SQLite by default.
 
 Modules declare their tables on `metadata`; `ivr db upgrade` (and start-up, where safe)
-creates what is missing.
+creates what is missing. A shared lower layer: it imports nothing else of `ivr`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-import click
-from flask import Flask, current_app
-from flask.cli import AppGroup
 from sqlalchemy import Connection, Engine, MetaData, create_engine, event, inspect, text
-from sqlalchemy.exc import OperationalError, ProgrammingError
 
 metadata = MetaData()
-db_cli = AppGroup("db", help="The journey and account database.")
+# A webhook's writer never waits long for SQLite's file lock: a busy file drops a batch, counted.
+BUSY_TIMEOUT_MS = 500
+# Schema changes wait this long for another worker's schema change (they are off the call path).
+SCHEMA_LOCK_MS = 30_000
+# Any constant: the PostgreSQL advisory lock that lets one process at a time change the schema.
+SCHEMA_LOCK_KEY = 0x1F0_5AFE
 
 
-def database_url(app: Flask) -> str:
+def database_url(configured: str, instance: Path) -> str:
     """Return the configured SQLAlchemy URL, else a SQLite file in the instance folder."""
-    url = str(app.config.get("DATABASE_URL") or "")
-    if url:
-        return url
-    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{Path(app.instance_path) / 'ivr.sqlite3'}"
+    if configured:
+        return configured
+    instance.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{instance / 'ivr.sqlite3'}"
 
 
 def make_engine(url: str) -> Engine:
@@ -36,7 +38,7 @@ def make_engine(url: str) -> Engine:
         def _pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA busy_timeout=500")
+            cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             cursor.close()
 
         return engine
@@ -49,27 +51,42 @@ def make_engine(url: str) -> Engine:
     )
 
 
-def upgrade(engine: Engine, attempts: int = 3) -> list[str]:
-    """Create the tables that do not exist yet; return their names (and columns added).
+def upgrade(engine: Engine) -> list[str]:
+    """Create the tables that do not exist yet; return their names (and columns and indexes added).
 
-    Several workers starting together may race to create the same table: the loser's CREATE
-    fails with "already exists", so it looks again and finds the work done.
+    Workers that start together on a fresh database all call this: each takes the database's
+    schema lock first (SQLite's write lock, PostgreSQL's advisory lock), so one creates and the
+    others wait, then find the work done.
     """
-    for attempt in range(attempts):
-        try:
-            return _upgrade(engine)
-        except (OperationalError, ProgrammingError):
-            if attempt == attempts - 1:
-                raise
-    return []
-
-
-def _upgrade(engine: Engine) -> list[str]:
-    with engine.begin() as connection:
+    with _schema_lock(engine) as connection:
         existing = set(engine.dialect.get_table_names(connection))
-        metadata.create_all(connection)
+        metadata.create_all(connection, checkfirst=True)
         added = _add_missing_columns(connection, existing)
     return [name for name in metadata.tables if name not in existing] + added
+
+
+@contextmanager
+def _schema_lock(engine: Engine) -> Iterator[Connection]:
+    """Yield a connection in a transaction that holds the schema lock until it commits."""
+    if engine.dialect.name != "sqlite":
+        with engine.begin() as connection:
+            if engine.dialect.name == "postgresql":
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
+            yield connection
+        return
+    with engine.connect() as connection:
+        # Python's sqlite3 starts transactions only before DML: take the write lock for the DDL too.
+        connection.exec_driver_sql(f"PRAGMA busy_timeout={SCHEMA_LOCK_MS}")
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            try:
+                yield connection
+            except BaseException:
+                connection.rollback()
+                raise
+            connection.commit()
+        finally:
+            connection.exec_driver_sql(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
 
 
 def _add_missing_columns(connection: Connection, existing: set[str]) -> list[str]:
@@ -94,13 +111,6 @@ def _add_missing_columns(connection: Connection, existing: set[str]) -> list[str
         indexes = {index["name"] for index in inspector.get_indexes(name)}
         for index in table.indexes:
             if index.name not in indexes:
-                index.create(connection)
+                index.create(connection, checkfirst=True)
                 added.append(f"{name}: index {index.name}")
     return added
-
-
-@db_cli.command("upgrade")
-def upgrade_command() -> None:
-    """Create or bring up to date the database schema."""
-    created = upgrade(current_app.extensions["ivr"].engine)
-    click.echo(f"created: {', '.join(created)}" if created else "schema is up to date")

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import shutil
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from twilio.request_validator import RequestValidator
 
 from ivr import create_app
-from ivr.simulator import Call
-
-ROOT = Path(__file__).resolve().parent.parent
-TOKEN = "test-auth-token-0123456789abcdef"
+from ivr.line.simulator import Call
+from ivr.services import services
+from tests.helpers.parts import missing
+from tests.helpers.twilio import ROOT, TOKEN
 
 
 @pytest.fixture
@@ -51,7 +49,7 @@ def client(app):
 
 @pytest.fixture
 def flow(app):
-    return app.extensions["ivr"].live.current().flow
+    return services(app).live.current().flow
 
 
 @pytest.fixture
@@ -60,28 +58,9 @@ def call(app):
     return Call(app, TOKEN)
 
 
-def sign(url: str, params: dict[str, str], token: str = TOKEN) -> dict[str, str]:
-    """Return the header Twilio would send for a POST of params to url."""
-    return {"X-Twilio-Signature": RequestValidator(token).compute_signature(url, params)}
-
-
-def post_signed(client, path: str, params: dict[str, str] | None = None, base: str = "http://localhost"):
-    params = params or {}
-    return client.post(path, data=params, headers=sign(base + path, params))
-
-
-def twiml(response) -> ET.Element:
-    """Parse a response as TwiML, failing the test if it is not."""
-    assert response.status_code == 200, response.get_data(as_text=True)
-    assert response.mimetype == "text/xml"
-    root = ET.fromstring(response.get_data(as_text=True))
-    assert root.tag == "Response"
-    return root
-
-
 # --- Journey store: the same tests on SQLite and on a real PostgreSQL server ------------------
 # IVR_TEST_POSTGRES_URL names a PostgreSQL database (`.ci/run` starts one); each test gets its own
-# schema in it. Without the URL the PostgreSQL cases skip, unless IVR_REQUIRE_POSTGRES=1 (CI).
+# schema in it. Without the URL the PostgreSQL cases skip, unless IVR_TEST_STRICT=1 (CI).
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -97,9 +76,7 @@ def store_url(request, tmp_path: Path):
 
     base = os.environ.get("IVR_TEST_POSTGRES_URL", "")
     if not base:
-        if os.environ.get("IVR_REQUIRE_POSTGRES") == "1":
-            pytest.fail("IVR_REQUIRE_POSTGRES=1 but IVR_TEST_POSTGRES_URL is not set")
-        pytest.skip("IVR_TEST_POSTGRES_URL is not set: no PostgreSQL server to test against")
+        missing("IVR_TEST_POSTGRES_URL is not set: no PostgreSQL server to test against")
     schema = "t_" + uuid.uuid4().hex[:16]
     admin = create_engine(base)
     with admin.begin() as connection:
@@ -120,7 +97,7 @@ def journey_app(
     flask_app = create_app({**app_config, "DATABASE_URL": store_url})
     flask_app.instance_path = str(tmp_path / "instance")
     yield flask_app
-    services = flask_app.extensions["ivr"]
-    if services.journeys is not None:
-        services.journeys.flush()
-    services.engine.dispose()
+    found = services(flask_app)
+    if found.journeys is not None:
+        found.journeys.flush()
+    found.engine.dispose()

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from ivr import create_app
 from ivr.admin import users
 from ivr.cli import cli
-from tests.admin_helpers import PASSWORDS, csrf_token, https_client, make_users, sign_in
+from ivr.services import services
+from tests.helpers.admin import PASSWORDS, csrf_token, https_client, make_users, sign_in
 
 ADMIN_PAGES = ["/admin/flow", "/admin/flow.svg", "/admin/figures"]
 STAFF_PAGES = ["/admin/", "/admin/prompts", "/admin/prompts/welcome/en-GB", "/admin/simulator"]
@@ -136,7 +138,7 @@ def test_security_headers(web):
 
 
 def test_voice_webhooks_are_untouched_by_the_console(admin_app):
-    from tests.conftest import post_signed, twiml
+    from tests.helpers.twilio import post_signed, twiml
 
     client = admin_app.test_client()
     root = twiml(post_signed(client, "/voice", {"CallSid": "CA" + "1" * 32}))
@@ -144,8 +146,8 @@ def test_voice_webhooks_are_untouched_by_the_console(admin_app):
     assert "Content-Security-Policy" not in post_signed(client, "/voice", {}).headers
 
 
-def test_sign_in_is_rate_limited(app):
-    app.extensions["ivr_admin_login"].__init__("3 per minute", "memory://")
+def test_sign_in_is_rate_limited(app_config):
+    app = create_app({**app_config, "ADMIN_LOGIN_LIMIT": "3 per minute"})
     make_users(app)
     client = https_client(app)
     codes = [sign_in(client, "ada", "wrong-password-000").status_code for _ in range(3)]
@@ -158,12 +160,12 @@ def test_sign_in_is_rate_limited(app):
 def test_changing_a_password_ends_old_sessions(web, admin_app):
     sign_in(web, "sam")
     assert web.get("/admin/").status_code == 200
-    users.set_password(admin_app.extensions["ivr"].engine, "sam", "a-brand-new-password")
+    users.set_password(services(admin_app).engine, "sam", "a-brand-new-password")
     assert web.get("/admin/").status_code == 302
 
 
 def test_passwords_are_hashed(admin_app):
-    user = users.by_name(admin_app.extensions["ivr"].engine, "ada")
+    user = users.by_name(services(admin_app).engine, "ada")
     assert user is not None
     assert PASSWORDS["ada"] not in user.password_hash
     assert user.password_hash.startswith(("scrypt:", "pbkdf2:"))
@@ -211,7 +213,7 @@ def test_users_cli_refuses_a_taken_name_and_removes(app):
 
 def test_a_database_that_is_down_stops_the_console_not_the_line(app_config, tmp_path, monkeypatch):
     from ivr import create_app
-    from tests.conftest import post_signed, twiml
+    from tests.helpers.twilio import post_signed, twiml
 
     monkeypatch.delenv("TWILIO_AUTH_TOKEN", raising=False)
     down = create_app({**app_config, "DATABASE_URL": f"sqlite:///{tmp_path / 'no' / 'such' / 'dir.db'}"})

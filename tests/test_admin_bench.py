@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import time
 
-from tests.admin_helpers import csrf_token, https_client, make_users, sign_in
-from tests.conftest import post_signed
+from tests.helpers.admin import csrf_token, https_client, make_users, sign_in
+from tests.helpers.twilio import post_signed
 
 ROUNDS = 60
 

@@ -7,9 +7,10 @@ import io
 
 import pytest
 
-from ivr.simulator import run
-from tests.admin_helpers import csrf_token, https_client, make_users, sign_in, signed_in
-from tests.conftest import TOKEN
+from ivr.line.simulator import run
+from ivr.services import services
+from tests.helpers.admin import csrf_token, https_client, make_users, sign_in, signed_in
+from tests.helpers.twilio import TOKEN
 
 
 @pytest.fixture
@@ -22,7 +23,7 @@ def play_calls(app) -> None:
     for keys in (["0", "busy"], ["1", "2"]):
         call = run(app, keys, token=TOKEN)
         call.hang_up(40)
-    app.extensions["ivr"].journeys.flush()
+    services(app).journeys.flush()
 
 
 def test_figures_count_the_calls_played(web, app):
@@ -58,7 +59,7 @@ def test_staff_get_no_figures(app):
 
 
 def test_a_hang_up_in_the_simulator_is_recorded_as_the_ending(web, app):
-    from ivr import report
+    from ivr.journeys import report
 
     token = csrf_token(web, "/admin/simulator")
     headers = {"X-CSRFToken": token}
@@ -67,8 +68,8 @@ def test_a_hang_up_in_the_simulator_is_recorded_as_the_ending(web, app):
         "/admin/api/sim", json={"action": "hangup", "sid": started["sid"], "seconds": 9}, headers=headers
     )
     assert ended.status_code == 200
-    app.extensions["ivr"].journeys.flush()
-    figs = report.figures(app.extensions["ivr"].engine)
+    services(app).journeys.flush()
+    figs = report.figures(services(app).engine)
     assert figs.calls == 1
     assert figs.end_statuses == {"completed": 1}
     assert figs.call_seconds == [9]

@@ -8,7 +8,8 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from ivr.admin import diagram, review
-from tests.admin_helpers import signed_in
+from ivr.services import services
+from tests.helpers.admin import signed_in
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -42,13 +43,13 @@ def test_outline_is_nested_lists_in_the_order_a_caller_meets_them(web, flow):
 
 def test_version_and_no_problems(web, app):
     page = web.get("/admin/flow").get_data(as_text=True)
-    version = app.extensions["ivr"].live.current().flow.version
+    version = services(app).live.current().flow.version
     assert f'<code id="flow-version">{version}</code>' in page
     assert "No problems" in page
 
 
 def test_problems_of_a_refused_edit_are_listed_while_the_old_version_serves(web, app, prompts_dir):
-    live = app.extensions["ivr"].live
+    live = services(app).live
     version = live.current().flow.version
     flow_file = prompts_dir / "flow.yaml"
     flow_file.write_text(flow_file.read_text().replace("goto: learn_orders", "goto: nowhere_at_all"))
@@ -64,7 +65,7 @@ def test_prompt_texts_are_escaped(web, app, prompts_dir):
         "main_menu_intro: Main menu.", "main_menu_intro: 'Main menu <script>alert(1)</script> & more.'"
     )
     catalogue.write_text(text)
-    assert app.extensions["ivr"].live.reload() == []
+    assert services(app).live.reload() == []
     page = web.get("/admin/flow").get_data(as_text=True)
     assert "<script>alert(1)</script>" not in page
     assert "Main menu &lt;script&gt;alert(1)&lt;/script&gt; &amp; more." in page

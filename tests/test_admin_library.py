@@ -7,9 +7,10 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from tests import audio_helpers
-from tests.admin_helpers import csrf_token, https_client, make_users, sign_in, signed_in
-from tests.conftest import post_signed
+from ivr.services import services
+from tests.helpers import audio as audio_helpers
+from tests.helpers.admin import csrf_token, https_client, make_users, sign_in, signed_in
+from tests.helpers.twilio import post_signed
 
 PAGE = "/admin/prompts/main_menu_intro/en-GB"
 UPLOAD = PAGE + "/upload"
@@ -40,8 +41,8 @@ def voice(path, seconds=1.0):
 
 
 def state_of(app, prompt_id="main_menu_intro"):
-    flow = app.extensions["ivr"].live.current().flow
-    rows = app.extensions["ivr"].audio.status(flow)
+    flow = services(app).live.current().flow
+    rows = services(app).audio.status(flow)
     return next(r for r in rows if r.prompt_id == prompt_id and r.lang == "en-GB" and not r.slow)
 
 
@@ -167,7 +168,7 @@ def test_slower_speech_has_its_own_audio(web, app, prompts_dir, tmp_path):
             "gtts: {lang: en, tld: co.uk}", "gtts: {lang: en, tld: co.uk, slow: true}"
         )
     )
-    assert app.extensions["ivr"].live.reload() == []
+    assert services(app).live.reload() == []
     listing = web.get("/admin/prompts").get_data(as_text=True)
     assert 'id="row-main_menu_intro-slow"' in listing
     take = voice(tmp_path / "slow.wav", seconds=1.5)
@@ -176,10 +177,10 @@ def test_slower_speech_has_its_own_audio(web, app, prompts_dir, tmp_path):
         data={"csrf_token": web.token, "audio": (io.BytesIO(take.read_bytes()), "slow.wav")},
     )
     assert response.headers["Location"] == PAGE + "?slow=1"
-    flow = app.extensions["ivr"].live.current().flow
+    flow = services(app).live.current().flow
     rows = {
         r.slow: r
-        for r in app.extensions["ivr"].audio.status(flow)
+        for r in services(app).audio.status(flow)
         if r.prompt_id == "main_menu_intro" and r.lang == "en-GB"
     }
     assert (rows[True].state, rows[False].state) == ("fresh", "missing")

@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from ivr.cli import cli
-from tests.admin_helpers import csrf_token, https_client, make_users, sign_in
+from tests.helpers.admin import csrf_token, https_client, make_users, sign_in
 
 
 @pytest.fixture

@@ -6,7 +6,8 @@ import pytest
 
 from ivr import create_app
 from ivr.admin import users
-from tests.admin_helpers import https_client, sign_in
+from ivr.services import services
+from tests.helpers.admin import https_client, sign_in
 
 
 @pytest.fixture
@@ -21,14 +22,14 @@ def db_app(app_config, db_url, tmp_path, monkeypatch):
     flask_app = create_app({**app_config, "DATABASE_URL": db_url})
     flask_app.instance_path = str(tmp_path / "instance")
     yield flask_app
-    journeys = getattr(flask_app.extensions["ivr"], "journeys", None)
+    journeys = getattr(services(flask_app), "journeys", None)
     if journeys is not None and hasattr(journeys, "flush"):
         journeys.flush()
-    flask_app.extensions["ivr"].engine.dispose()
+    services(flask_app).engine.dispose()
 
 
 def test_accounts_are_created_on_start_and_work(db_app):
-    engine = db_app.extensions["ivr"].engine
+    engine = services(db_app).engine
     user = users.add(engine, "ada", "admin", "admin-password-123")
     assert users.authenticate(engine, "ada", "admin-password-123") == user
     assert users.authenticate(engine, "ada", "wrong-password-000") is None

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from ivr import tts
-from ivr.audio import MAX_SECONDS, AudioError, AudioLibrary, AudioRejected
+from ivr.audio import sound
+from ivr.audio.library import MAX_SECONDS, AudioError, AudioLibrary, AudioRejected
 from ivr.cli import cli
-from tests.audio_helpers import decode, make_silence, make_voice
+from ivr.services import services
+from tests.helpers.audio import decode, make_silence, make_voice
 
 
 @pytest.fixture
@@ -35,7 +36,7 @@ def runner(app) -> Ivr:
 
 @pytest.fixture
 def lib(app) -> AudioLibrary:
-    return app.extensions["ivr"].audio
+    return services(app).audio
 
 
 def manifest(app) -> dict[str, object]:
@@ -65,9 +66,9 @@ def test_import_each_format(app, runner, lib, flow, tmp_path: Path, suffix: str)
     stored = Path(app.config["AUDIO_DIR"]) / row.url.removeprefix("/audio/")
     decoded = decode(stored)
     assert (decoded.codec, decoded.rate, decoded.channels) == ("pcm_mulaw", 8000, 1)
-    assert 1.4 <= decoded.seconds <= 1.5 + 2 * tts.KEEP_SILENCE + 0.1
+    assert 1.4 <= decoded.seconds <= 1.5 + 2 * sound.KEEP_SILENCE + 0.1
     assert row.duration == pytest.approx(decoded.seconds, abs=0.05)
-    assert abs(decoded.lufs - tts.TARGET_LUFS) < 1.5
+    assert abs(decoded.lufs - sound.TARGET_LUFS) < 1.5
 
 
 def test_file_names_carry_a_content_hash(app, runner, lib, flow, tmp_path: Path) -> None:
@@ -180,7 +181,7 @@ def test_editing_a_text_makes_exactly_that_prompt_stale(
         make_voice(tmp_path / "en-GB" / f"{pid}.wav")
     assert runner.invoke(args=["prompts", "import", str(tmp_path / "en-GB")]).exit_code == 0
     edit_text(prompts_dir, "main_menu_intro: Main menu.", "main_menu_intro: The main menu.")
-    flow = app.extensions["ivr"].live.current().flow
+    flow = services(app).live.current().flow
     states = {r.prompt_id: r.state for r in lib.status(flow) if r.state != "missing"}
     assert states == {"welcome": "fresh", "main_menu_intro": "stale", "opt_danger": "fresh"}
     result = runner.invoke(args=["prompts", "status", "--stale", "--lang", "en-GB"])

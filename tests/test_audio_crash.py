@@ -14,8 +14,9 @@ import pytest
 import responses
 
 from ivr.cli import cli
-from tests.audio_helpers import SOME, check_consistent, gtts_mp3, mock_google
-from tests.conftest import ROOT
+from ivr.services import services
+from tests.helpers.audio import SOME, check_consistent, gtts_mp3, mock_google
+from tests.helpers.twilio import ROOT
 
 
 @pytest.fixture
@@ -37,7 +38,7 @@ CRASHER = textwrap.dedent(
     import responses
     from ivr import create_app
     from ivr.cli import cli
-    from tests.audio_helpers import GTTS_URL, gtts_body
+    from tests.helpers.audio import GTTS_URL, gtts_body
 
     mp3 = open(sys.argv[2], "rb").read()
     crash_at = int(sys.argv[3])
@@ -74,7 +75,7 @@ def finish_and_check(app, root: Path, mp3: bytes) -> None:  # type: ignore[no-un
     done = check_consistent(root) if (root / "manifest.json").exists() else 0
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         mock_google(rsps, mp3)
-        app.extensions["ivr"].audio.clean_work(older_than=0)
+        services(app).audio.clean_work(older_than=0)
         result = app.test_cli_runner().invoke(cli, ["prompts", "render", *ENGLISH_SOME])
     assert result.exit_code == 0, result.output
     assert f"{len(SOME) - done} rendered" in result.output

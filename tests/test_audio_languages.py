@@ -10,13 +10,15 @@ from pathlib import Path
 import pytest
 
 from ivr import create_app
-from ivr.audio import AudioLibrary
+from ivr.audio.library import AudioLibrary
 from ivr.cli import cli
-from ivr.languages import availability, language_node, used_prompts
-from ivr.simulator import Call
-from tests.audio_helpers import import_in_shell, make_voice
-from tests.conftest import TOKEN
-from tests.language_helpers import gather_state
+from ivr.flow.languages import availability
+from ivr.flow.queries import heard_prompts, language_node
+from ivr.line.simulator import Call
+from ivr.services import services
+from tests.helpers.audio import import_in_shell, make_voice
+from tests.helpers.languages import gather_state
+from tests.helpers.twilio import TOKEN
 
 MISSING = "goodbye"  # a prompt callers hear at the end of a call: without it, no Tigrinya
 
@@ -28,7 +30,7 @@ def app_config(app_config: dict[str, object]) -> dict[str, object]:
 
 @pytest.fixture
 def lib(app) -> AudioLibrary:
-    return app.extensions["ivr"].audio
+    return services(app).audio
 
 
 def ivr(app, *args: str):  # type: ignore[no-untyped-def]
@@ -57,8 +59,8 @@ def ti_key(flow) -> str:  # type: ignore[no-untyped-def]
 def test_status_shows_each_language_review_state_and_whether_callers_are_offered_it(
     app, prompts_dir: Path
 ) -> None:
-    flow = app.extensions["ivr"].live.current().flow
-    offered = app.extensions["ivr"].live.current().renderer.offered
+    flow = services(app).live.current().flow
+    offered = services(app).live.current().renderer.offered
     assert "en-GB" in offered and "ti" not in offered and "sq" not in offered  # no audio yet
     result = ivr(app, "prompts", "status")
     assert result.exit_code == 0, result.output
@@ -82,9 +84,9 @@ def test_status_shows_each_language_review_state_and_whether_callers_are_offered
 def test_tigrinya_recordings_imported_by_staff_put_tigrinya_in_the_language_menu(
     app, app_config, lib, prompts_dir: Path, tmp_path: Path
 ) -> None:
-    flow = app.extensions["ivr"].live.current().flow
+    flow = services(app).live.current().flow
     texts = flow.catalogue.languages["ti"].texts
-    assert MISSING in used_prompts(flow) and availability(flow, "ti").missing == ()
+    assert MISSING in heard_prompts(flow) and availability(flow, "ti").missing == ()
     # One real take (ffmpeg), copied under each prompt's name: every import is converted on its own.
     take = make_voice(tmp_path / "take.wav", seconds=1.0, lead=0.3, tail=0.3)
     folder = tmp_path / "takes" / "ti"
@@ -100,7 +102,7 @@ def test_tigrinya_recordings_imported_by_staff_put_tigrinya_in_the_language_menu
     call, menu = to_language_menu(app)
     assert gather_state(menu)["node"] == "language_menu"
     assert not [p for p in menu.iter("Play") if "/ti/" in (p.text or "")]
-    assert "ti" not in app.extensions["ivr"].live.current().renderer.offered
+    assert "ti" not in services(app).live.current().renderer.offered
     wrong = ET.fromstring(call.press(ti_key(flow)).twiml)
     assert gather_state(wrong) == {"node": "language_menu", "lang": "en-GB", "s": "0", "i": "1"}
     status = ivr(app, "prompts", "status", "--lang", "ti").output
@@ -134,7 +136,7 @@ def test_tigrinya_recordings_imported_by_staff_put_tigrinya_in_the_language_menu
 
     # A line started later offers Tigrinya from its first call; the CLI's checks agree.
     restarted = create_app(app_config)
-    assert "ti" in restarted.extensions["ivr"].live.current().renderer.offered
+    assert "ti" in services(restarted).live.current().renderer.offered
     _, menu = to_language_menu(restarted)
     assert [p.text for p in menu.iter("Play") if "/ti/" in (p.text or "")] == [urls["language_choice"]]
     languages = ivr(restarted, "languages", "status").output
@@ -145,9 +147,9 @@ def test_tigrinya_recordings_imported_by_staff_put_tigrinya_in_the_language_menu
     text = catalogue.read_text()
     assert f"\n  {MISSING}: " in text  # a one-line text
     catalogue.write_text(text.replace(f"\n  {MISSING}: ", f"\n  {MISSING}: ሰላም። ", 1))
-    edited = app.extensions["ivr"].live.current().flow
+    edited = services(app).live.current().flow
     assert edited.catalogue.text_hash(MISSING, "ti") != flow.catalogue.text_hash(MISSING, "ti")
     assert lib.prompt(edited, MISSING, "ti").state == "stale"
     _, menu = to_language_menu(app)
     assert not [p for p in menu.iter("Play") if "/ti/" in (p.text or "")]
-    assert "ti" not in app.extensions["ivr"].live.current().renderer.offered
+    assert "ti" not in services(app).live.current().renderer.offered

@@ -10,7 +10,8 @@ import requests
 import responses
 
 from ivr.cli import cli
-from tests.audio_helpers import GTTS_URL, SOME, check_consistent, decode, gtts_mp3, make_voice, mock_google
+from ivr.services import services
+from tests.helpers.audio import GTTS_URL, SOME, check_consistent, decode, gtts_mp3, make_voice, mock_google
 
 
 @pytest.fixture(scope="module")
@@ -42,10 +43,10 @@ def google(mp3: bytes):  # type: ignore[no-untyped-def]
 
 def statuses(app, lang: str = "en-GB") -> dict[str, tuple[str, str | None]]:  # type: ignore[no-untyped-def]
     """Return one language's prompts (English unless told) as id -> (state, source)."""
-    flow = app.extensions["ivr"].live.current().flow
+    flow = services(app).live.current().flow
     return {
         r.prompt_id + ("@slow" if r.slow else ""): (r.state, r.source)
-        for r in app.extensions["ivr"].audio.status(flow, lang)
+        for r in services(app).audio.status(flow, lang)
     }
 
 
@@ -68,7 +69,7 @@ def test_render_fills_the_library_then_has_nothing_to_do(app, ivr, google, flow,
     assert "0 8 0 8" in joined and "2 0 0 0" in joined and "{refuge}" not in joined
     assert set(google.hosts) == {"translate.google.co.uk"}
     assert {(lang, slow) for _, lang, slow in google.asked} == {("en", False)}
-    lib = app.extensions["ivr"].audio
+    lib = services(app).audio
     row = lib.prompt(flow, "welcome", "en-GB")
     decoded = decode(Path(app.config["AUDIO_DIR"]) / row.url.removeprefix("/audio/"))
     assert (decoded.codec, decoded.rate, decoded.channels) == ("pcm_mulaw", 8000, 1)
@@ -106,7 +107,7 @@ def test_an_edited_text_is_rendered_again_alone(app, ivr, rendered, google, prom
     assert "1 rendered" in result.output
     assert google.texts() == ["This is the main menu."]
     assert statuses(app) == before
-    history = app.extensions["ivr"].audio.history("main_menu_intro", "en-GB")
+    history = services(app).audio.history("main_menu_intro", "en-GB")
     assert [(v.current, v.fresh) for v in history] == [(True, True), (False, False)]
 
 
@@ -155,8 +156,8 @@ def test_slow_renders_where_the_flow_asks(app, ivr, google, prompts_dir: Path) -
     assert states["welcome"] == states["welcome@slow"] == ("fresh", "tts")
     asked = {(text, slow) for text, _, slow in google.asked}
     assert {("Main menu.", False), ("Main menu.", True)} <= asked
-    lib = app.extensions["ivr"].audio
-    flow = app.extensions["ivr"].live.current().flow
+    lib = services(app).audio
+    flow = services(app).live.current().flow
     assert lib.prompt(flow, "welcome", "en-GB", True).url != lib.prompt(flow, "welcome", "en-GB").url
 
 
@@ -213,7 +214,7 @@ def test_an_interrupted_render_keeps_what_it_finished(app, ivr, google) -> None:
 
 
 def test_every_language_renders_in_its_own_gtts_voice_and_tigrinya_is_left_to_staff(app, ivr, google) -> None:
-    flow = app.extensions["ivr"].live.current().flow
+    flow = services(app).live.current().flow
     voiced = {
         c: v.gtts["lang"]
         for c, v in flow.voices.items()

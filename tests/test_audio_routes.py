@@ -9,10 +9,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ivr import create_app
-from ivr.audio import AudioLibrary
-from ivr.simulator import Call
-from tests.audio_helpers import import_in_shell, make_voice
-from tests.conftest import TOKEN, post_signed, twiml
+from ivr.audio.library import AudioLibrary
+from ivr.line.simulator import Call
+from ivr.services import services
+from tests.helpers.audio import import_in_shell, make_voice
+from tests.helpers.twilio import TOKEN, post_signed, twiml
 
 WELCOME = "Derbyshire Victim Services: the trafficking help line."
 
@@ -24,7 +25,7 @@ def app_config(app_config: dict[str, object]) -> dict[str, object]:
 
 @pytest.fixture
 def lib(app) -> AudioLibrary:
-    return app.extensions["ivr"].audio
+    return services(app).audio
 
 
 @pytest.fixture
@@ -129,9 +130,9 @@ def test_urls_follow_the_host_twilio_called(app, welcome: str) -> None:
 
 def test_a_configured_public_url_wins(app_config, tmp_path: Path) -> None:
     app = create_app({**app_config, "PUBLIC_URL": "https://dvs-line.example.org/"})
-    flow = app.extensions["ivr"].live.current().flow
+    flow = services(app).live.current().flow
     take = make_voice(tmp_path / "welcome.mp3", seconds=1.0)
-    url = app.extensions["ivr"].audio.import_recording(flow, "welcome", "en-GB", take, "welcome.mp3").url
+    url = services(app).audio.import_recording(flow, "welcome", "en-GB", take, "welcome.mp3").url
     assert Call(app, TOKEN).start().plays == ["https://dvs-line.example.org" + url]
 
 
@@ -175,7 +176,7 @@ def test_the_safe_answer_is_spoken(app, client, flow, tmp_path: Path) -> None:
     # Elsewhere the same recordings play: those of the greeting's prompts that are in the safe answer.
     in_greeting = [pid for pid in flow.nodes[flow.start].say if pid in flow.safe_say]
     assert in_greeting  # the greeting gives the 999 advice, and it is part of the safe answer
-    lib = app.extensions["ivr"].audio
+    lib = services(app).audio
     expected = ["http://localhost" + str(lib.prompt(flow, pid, "en-GB").url) for pid in in_greeting]
     assert Call(app, TOKEN).start().plays == expected
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from ivr.cli import cli
-from tests.audio_helpers import make_voice
+from tests.helpers.audio import make_voice
 
 
 @pytest.fixture

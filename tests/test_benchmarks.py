@@ -8,16 +8,16 @@ from click.testing import CliRunner
 
 from benchmarks.calls import PATHS, lua_script, record_calls
 from benchmarks.flowgen import generate
-from ivr import flow as flowmod
+from ivr import checks
 from ivr.cli import cli
-from tests.conftest import ROOT
+from tests.helpers.twilio import ROOT
 
 
 def test_a_generated_flow_passes_ivr_check(tmp_path: Path) -> None:
     folder = generate(ROOT / "prompts", tmp_path / "prompts", 300)
     result = CliRunner().invoke(cli, ["check", "--prompts", str(folder)])
     assert result.exit_code == 0, result.output
-    shipped, _ = flowmod.load(ROOT / "prompts")
+    shipped, _ = checks.load(ROOT / "prompts")
     assert shipped is not None
     # language_welcome is dropped: only the one kept language leads to it.
     assert f"{len(shipped.nodes) - 1 + 300} nodes, no problems" in result.output

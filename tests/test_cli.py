@@ -8,8 +8,8 @@ from click.testing import CliRunner
 from flask.cli import ScriptInfo
 
 from ivr.cli import cli
-from ivr.simulator import run
-from tests.conftest import TOKEN
+from ivr.line.simulator import run
+from tests.helpers.twilio import TOKEN
 
 
 def test_check_passes_on_the_shipped_flow(prompts_dir: Path) -> None:
@@ -65,7 +65,7 @@ def test_serve_answers_calls_on_the_embedded_defaults(tmp_path: Path) -> None:
     import time
     import urllib.request
 
-    from tests.conftest import ROOT
+    from tests.helpers.twilio import ROOT
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -6,9 +6,9 @@ import re
 
 import pytest
 
-from ivr.flow import load
-from ivr.prompts import spell_number
-from tests.conftest import ROOT
+from ivr.checks import load
+from ivr.flow.catalogue import spell_number
+from tests.helpers.twilio import ROOT
 
 FLOW, _ = load(ROOT / "prompts")
 assert FLOW is not None

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from ivr.cli import cli
-from tests.conftest import ROOT
+from tests.helpers.twilio import ROOT
 
 README = (ROOT / "README.md").read_text()
 

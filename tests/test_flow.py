@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from ivr import create_app
-from ivr.flow import FlowError, load, load_valid
-from tests.conftest import ROOT
+from ivr.checks import load, load_valid
+from ivr.flow import FlowError
+from tests.helpers.twilio import ROOT
 
 
 def test_shipped_flow_is_valid() -> None:

@@ -13,7 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ivr import create_app
-from tests.conftest import ROOT, TOKEN, sign
+from ivr.services import services
+from tests.helpers.twilio import ROOT, TOKEN, sign
 
 BASE = "http://localhost"
 FIELDS = ["Digits", "DialCallStatus", "CallStatus", "CallDuration", "CallSid", "To", "From", "Caller", "lang"]
@@ -62,7 +63,7 @@ def fuzz_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[object,
         }
     )
     store = Recorder()
-    app.extensions["ivr"].journeys = store
+    services(app).journeys = store
     errors = Errors()
     logging.getLogger("ivr").addHandler(errors)
     yield app, store, errors

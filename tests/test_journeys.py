@@ -10,13 +10,14 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, TOKEN
 from sqlalchemy import MetaData, Table, inspect, select
 
-from ivr import journeys
 from ivr.cli import cli
-from ivr.journeys import JourneyStore, events, utcnow
-from ivr.simulator import Call
+from ivr.journeys import events as journey_events
+from ivr.journeys.store import JourneyStore, events, utcnow
+from ivr.line.simulator import Call
+from ivr.services import services
+from tests.helpers.twilio import ROOT, TOKEN
 
 CALLER = "+447700900123"  # Ofcom's drama range: never a real person
 LINE = "+441332000000"
@@ -32,7 +33,7 @@ class CallFrom(Call):
 
 
 def store_of(app) -> JourneyStore:
-    store = app.extensions["ivr"].journeys
+    store = services(app).journeys
     assert isinstance(store, JourneyStore)
     return store
 
@@ -238,8 +239,8 @@ def test_db_upgrade_creates_the_journey_table(store_url, app_config, monkeypatch
 
     monkeypatch.delenv("TWILIO_AUTH_TOKEN", raising=False)
     app = create_app({**app_config, "DATABASE_URL": store_url, "JOURNEYS": 0})
-    engine = app.extensions["ivr"].engine
-    assert app.extensions["ivr"].journeys is None
+    engine = services(app).engine
+    assert services(app).journeys is None
     assert not inspect(engine).has_table("journey_events")
     result = app.test_cli_runner().invoke(cli, ["db", "upgrade"])
     assert result.exit_code == 0, result.output
@@ -258,8 +259,8 @@ def test_journeys_off_records_nothing_and_calls_still_work(app_config, monkeypat
     call = Call(app, TOKEN)
     assert call.start().status == 200
     assert call.press("2").dial_action is None and call.last.status == 200
-    assert app.extensions["ivr"].journeys is None
-    assert not inspect(app.extensions["ivr"].engine).has_table("journey_events")
+    assert services(app).journeys is None
+    assert not inspect(services(app).engine).has_table("journey_events")
 
 
 def test_the_store_needs_a_secret(journey_app) -> None:
@@ -277,7 +278,7 @@ def test_the_readme_documents_journeys() -> None:
         "IVR_JOURNEYS",
     ):
         assert needle in readme, needle
-    assert journeys.DEFAULT_RETENTION_DAYS == 90
+    assert journey_events.DEFAULT_RETENTION_DAYS == 90
 
 
 def test_the_greeting_passing_on_and_a_global_key_at_the_greeting(journey_app) -> None:
@@ -334,7 +335,7 @@ def test_db_upgrade_migrates_an_older_journey_table(store_url, app_config, monke
     for column in ("lang", "key", "outcome", "duration"):
         assert f"journey_events.{column}" in result.output
     assert "index ix_journey_events_call" in result.output
-    engine = app.extensions["ivr"].engine
+    engine = services(app).engine
     assert {c["name"] for c in inspect(engine).get_columns("journey_events")} == set(events.columns.keys())
     store = JourneyStore(engine, "test-secret")
     store.record("CA1", "ended", outcome="completed", duration=3)

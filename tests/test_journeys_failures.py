@@ -9,12 +9,13 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from conftest import TOKEN
 from sqlalchemy import func, select
 
 from ivr import create_app
-from ivr.journeys import JourneyStore, events
-from ivr.simulator import Call
+from ivr.journeys.store import JourneyStore, events
+from ivr.line.simulator import Call
+from ivr.services import services
+from tests.helpers.twilio import TOKEN
 
 KEYS = ["1", "2", "1", "busy", "8", ".", "4", "1"]
 
@@ -51,7 +52,7 @@ def stored(store: JourneyStore) -> int:
 
 def test_locked_sqlite_drops_events_and_calls_go_on(app, tmp_path: Path, caplog) -> None:
     caplog.set_level(logging.WARNING)
-    store = app.extensions["ivr"].journeys
+    store = services(app).journeys
     store.ensure_schema()  # as after the first write: what fails below is every insert
     database = Path(str(store.engine.url.database))
     blocker = sqlite3.connect(database, timeout=0, isolation_level=None)
@@ -77,19 +78,19 @@ def test_locked_sqlite_drops_events_and_calls_go_on(app, tmp_path: Path, caplog)
 
 def test_a_full_queue_drops_at_once_and_counts(app, caplog) -> None:
     caplog.set_level(logging.WARNING)
-    services = app.extensions["ivr"]
-    services.journeys = JourneyStore(services.engine, "test-secret", capacity=3)
-    database = Path(str(services.engine.url.database))
+    found = services(app)
+    found.journeys = JourneyStore(found.engine, "test-secret", capacity=3)
+    database = Path(str(found.engine.url.database))
     blocker = sqlite3.connect(database, timeout=0, isolation_level=None)
     blocker.execute("BEGIN EXCLUSIVE")
     try:
         play(app, calls=2)
-        assert services.journeys.flush(30)
+        assert found.journeys.flush(30)
     finally:
         blocker.execute("ROLLBACK")
         blocker.close()
-    assert services.journeys.written == 0
-    assert services.journeys.dropped == 2 * EVENTS_PER_CALL
+    assert found.journeys.written == 0
+    assert found.journeys.dropped == 2 * EVENTS_PER_CALL
     assert any("queue is full" in r.getMessage() for r in caplog.records)
 
 
@@ -104,7 +105,7 @@ def test_unreachable_postgresql_drops_events_and_calls_go_on(app_config, monkeyp
     monkeypatch.delenv("TWILIO_AUTH_TOKEN", raising=False)
     url = f"postgresql+psycopg://ivr@127.0.0.1:{closed_port()}/ivr"
     app = create_app({**app_config, "DATABASE_URL": url})
-    store = app.extensions["ivr"].journeys
+    store = services(app).journeys
     assert isinstance(store, JourneyStore)
     play(app, calls=3)
     assert store.flush(60)
@@ -119,7 +120,7 @@ def test_unreachable_postgresql_drops_events_and_calls_go_on(app_config, monkeyp
     assert result.exit_code == 1 and "the journey store cannot be reached: OperationalError" in result.output
     result = app.test_cli_runner().invoke(cli, ["journeys", "purge"])
     assert result.exit_code == 1 and "cannot be reached" in result.output
-    app.extensions["ivr"].engine.dispose()
+    services(app).engine.dispose()
 
 
 class Exploding:
@@ -136,7 +137,7 @@ class Exploding:
 def test_a_store_that_raises_never_reaches_the_caller(app, caplog) -> None:
     caplog.set_level(logging.WARNING)
     exploding = Exploding()
-    app.extensions["ivr"].journeys = exploding
+    services(app).journeys = exploding
     play(app, calls=1)
     assert exploding.calls == EVENTS_PER_CALL
     assert any("journey event dropped" in r.getMessage() for r in caplog.records)
@@ -144,7 +145,7 @@ def test_a_store_that_raises_never_reaches_the_caller(app, caplog) -> None:
 
 @pytest.mark.parametrize("status", ["completed", "busy", "failed", "no-answer", "canceled", "ringing"])
 def test_status_callback_answers_with_a_locked_store(app, status: str) -> None:
-    store = app.extensions["ivr"].journeys
+    store = services(app).journeys
     blocker = sqlite3.connect(Path(str(store.engine.url.database)), timeout=0, isolation_level=None)
     blocker.execute("BEGIN EXCLUSIVE")
     try:

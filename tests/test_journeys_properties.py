@@ -9,8 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import create_engine
 
-from ivr import report
-from ivr.journeys import EVENTS, JourneyStore
+from ivr.journeys import report
+from ivr.journeys.events import EVENTS
+from ivr.journeys.store import JourneyStore
 
 ANY = st.one_of(
     st.none(), st.text(max_size=40), st.integers(), st.floats(allow_nan=True), st.lists(st.text())

@@ -11,12 +11,14 @@ import pytest
 from click.testing import CliRunner
 from flask.cli import ScriptInfo
 
+from ivr.checks import load
 from ivr.cli import cli
-from ivr.flow import load
-from ivr.languages import availability, offered_languages, used_prompts
-from ivr.simulator import Call
-from tests.conftest import ROOT, post_signed, twiml
-from tests.language_helpers import AUDIO_BASE, gather_state, install_audio, recordings, say_texts
+from ivr.flow.languages import availability, offered_languages
+from ivr.flow.queries import heard_prompts
+from ivr.line.simulator import Call
+from ivr.services import services
+from tests.helpers.languages import gather_state, install_audio, recordings, say_texts
+from tests.helpers.twilio import ROOT, post_signed, twiml
 
 SHIPPED, _ = load(ROOT / "prompts")
 assert SHIPPED is not None
@@ -121,7 +123,7 @@ def test_refuge_key_works_at_the_language_menu(call: Call) -> None:
 def _walk(app, lang: str) -> tuple[set[str], list[ET.Element]]:
     """Visit every node by keypad alone, in one language; return the nodes seen and every document."""
     client = app.test_client()
-    flow = app.extensions["ivr"].live.current().flow
+    flow = services(app).live.current().flow
     first = twiml(
         post_signed(client, "/voice/gather?node=language_menu&lang=en-GB", {"Digits": KEY_OF[lang]})
     )
@@ -162,12 +164,12 @@ def _walk(app, lang: str) -> tuple[set[str], list[ET.Element]]:
 @pytest.mark.parametrize("lang", ALL_LANGUAGES)
 def test_every_language_reaches_every_part_of_the_line_in_that_language(app, flow, lang: str) -> None:
     if lang in AUDIO_ONLY:
-        install_audio(app, recordings(AUDIO_ONLY))
-    assert lang in app.extensions["ivr"].live.current().renderer.offered
+        install_audio(app, AUDIO_ONLY)
+    assert lang in services(app).live.current().renderer.offered
     seen, documents = _walk(app, lang)
     other_welcome = "language_welcome" if lang == "en-GB" else "keys_welcome"
     assert seen == set(flow.nodes) - {"greeting", other_welcome}
-    texts = {flow.catalogue.text(pid, lang) for pid in used_prompts(flow)}
+    texts = {flow.catalogue.text(pid, lang) for pid in heard_prompts(flow)}
     heard = 0
     for root in documents:
         for say in root.iter("Say"):
@@ -175,7 +177,7 @@ def test_every_language_reaches_every_part_of_the_line_in_that_language(app, flo
             assert say.get("language") == flow.voices[lang].say_language
             heard += 1
         for play in root.iter("Play"):
-            assert play.text.startswith(f"{AUDIO_BASE}/{lang}/normal/"), play.text
+            assert play.text.startswith(f"http://localhost/audio/{lang}/"), play.text
             heard += 1
     assert heard > 60
 
@@ -187,7 +189,7 @@ def test_a_language_with_a_missing_prompt_is_not_offered(prompts_dir: Path, app_
     text = catalogue.read_text()
     catalogue.write_text(re.sub(r"\n  goodbye: >-\n    .*\n(    .*\n)*", "\n", text))
     app = create_app(app_config)
-    offered = app.extensions["ivr"].live.current().renderer.offered
+    offered = services(app).live.current().renderer.offered
     assert "pl" not in offered and "ro" in offered
     menu = to_language_menu(Call(app, str(app_config["TWILIO_AUTH_TOKEN"])))
     assert not any("Polski" in s for s in say_texts(menu))
@@ -204,17 +206,17 @@ def test_tigrinya_recordings_make_tigrinya_appear(app, flow) -> None:
     client = app.test_client()
     before = twiml(post_signed(client, "/voice/gather?node=greeting&lang=en-GB", {}))
     assert not list(before.iter("Play"))
-    assert "ti" not in app.extensions["ivr"].live.current().renderer.offered
+    assert "ti" not in services(app).live.current().renderer.offered
 
-    install_audio(app, recordings(["ti"], missing={"goodbye"}))
-    assert "ti" not in app.extensions["ivr"].live.current().renderer.offered
+    install_audio(app, ["ti"], missing={"goodbye"})
+    assert "ti" not in services(app).live.current().renderer.offered
     reason = availability(flow, "ti", recordings(["ti"], missing={"goodbye"})).reason
     assert "no fresh recordings for 1 of" in reason and "'goodbye'" in reason
 
-    install_audio(app, recordings(["ti"]))
+    install_audio(app, ["ti"])
     menu = twiml(post_signed(client, "/voice/gather?node=greeting&lang=en-GB", {}))
     plays = [p.text for p in menu.iter("Play")]
-    assert plays == [f"{AUDIO_BASE}/ti/normal/language_choice.wav"]
+    assert len(plays) == 1 and plays[0].startswith("http://localhost/audio/ti/language_choice.")
     chosen = twiml(post_signed(client, "/voice/gather?node=language_menu&lang=en-GB", {"Digits": "5"}))
     assert gather_state(chosen)["lang"] == "ti"
     assert [p.text.rsplit("/", 1)[1] for p in chosen.iter("Play")][:2] == [
@@ -235,7 +237,7 @@ def test_with_only_one_language_offered_the_greeting_goes_straight_to_the_main_m
     flow_file = prompts_dir / "flow.yaml"
     flow_file.write_text(re.sub(r"\n    say_voice: (?!Polly\.Amy).*", "", flow_file.read_text()))
     app = create_app(app_config)
-    assert app.extensions["ivr"].live.current().renderer.offered == ("en-GB",)
+    assert services(app).live.current().renderer.offered == ("en-GB",)
     call = Call(app, str(app_config["TWILIO_AUTH_TOKEN"]))
     call.start()
     keys = ET.fromstring(call.silence().twiml)

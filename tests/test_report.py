@@ -8,13 +8,14 @@ import xml.etree.ElementTree as ET
 from datetime import date, datetime, timedelta
 
 import pytest
-from conftest import TOKEN
 
-from ivr import report
 from ivr.cli import cli
-from ivr.journeys import events
-from ivr.report import Figures, MenuKeys, NodeCount
-from ivr.simulator import run
+from ivr.journeys import report
+from ivr.journeys.report import Figures, MenuKeys, NodeCount
+from ivr.journeys.store import events
+from ivr.line.simulator import run
+from ivr.services import services
+from tests.helpers.twilio import TOKEN
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -152,7 +153,7 @@ def test_nodes_follow_the_flow_order_when_given(flow) -> None:
 
 
 def store_events(app, dicts: list[dict[str, object]]) -> None:
-    store = app.extensions["ivr"].journeys
+    store = services(app).journeys
     store.ensure_schema()
     with store.engine.begin() as connection:
         connection.execute(events.insert(), dicts)
@@ -160,7 +161,7 @@ def store_events(app, dicts: list[dict[str, object]]) -> None:
 
 def test_figures_from_the_database(journey_app) -> None:
     store_events(journey_app, known_events())
-    engine = journey_app.extensions["ivr"].engine
+    engine = services(journey_app).engine
     check_known(report.figures(engine))
     first_day = report.figures(engine, since=date(2026, 3, 1), until=date(2026, 3, 2))
     assert first_day.calls == 2 and first_day.languages == {"en-GB": 2}
@@ -175,14 +176,14 @@ def test_a_call_across_midnight_counts_whole_on_the_day_it_started(journey_app) 
     ended = {"event": "ended", "node": None, "lang": None, "outcome": "completed", "duration": 120}
     late.append({**late[-1], **ended, "at": datetime(2026, 3, 5, 0, 1)})
     store_events(journey_app, late)
-    engine = journey_app.extensions["ivr"].engine
+    engine = services(journey_app).engine
     day = report.figures(engine, since=date(2026, 3, 4), until=date(2026, 3, 4))
     assert day.calls == 1 and day.events == 3 and day.end_statuses == {"completed": 1}
     assert report.figures(engine, since=date(2026, 3, 5)).calls == 0
 
 
 def test_figures_of_an_empty_database(journey_app) -> None:
-    figs = report.figures(journey_app.extensions["ivr"].engine)
+    figs = report.figures(services(journey_app).engine)
     assert figs.calls == 0 and figs.nodes == [] and figs.median_seconds_to_first_transfer is None
     assert "No calls" in report.to_text(figs)
     for chart in (report.svg_funnel, report.svg_flow, report.svg_calls_per_day, report.svg_menus):
@@ -203,7 +204,7 @@ def test_report_matches_a_batch_of_simulated_calls(journey_app, flow) -> None:
         call = run(journey_app, keys, token=TOKEN)
         assert all(turn.status == 200 for turn in call.turns)
         call.hang_up(20)
-    store = journey_app.extensions["ivr"].journeys
+    store = services(journey_app).journeys
     assert store.flush(10)
     figs = report.figures(store.engine, flow=flow)
     assert figs.calls == 6

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import post_signed, sign, twiml
+from ivr.services import services
+from tests.helpers.twilio import post_signed, sign, twiml
 
 GATHER = "/voice/gather?node=main_menu&lang=en-GB&s=0&i=0"
 
@@ -98,7 +99,7 @@ def replace(path: Path, text: str) -> None:
     ],
 )
 def test_broken_prompt_files_keep_the_last_good_flow(app, client, prompts_dir, caplog, breakage) -> None:
-    live = app.extensions["ivr"].live
+    live = services(app).live
     version = live.current().flow.version
     heard = assert_menu_serves(client)
 
@@ -115,7 +116,7 @@ def test_broken_prompt_files_keep_the_last_good_flow(app, client, prompts_dir, c
 
 
 def test_a_fixed_edit_is_served_after_a_broken_one(app, client, prompts_dir) -> None:
-    live = app.extensions["ivr"].live
+    live = services(app).live
     catalogue = prompts_dir / "en-GB.yaml"
     good = catalogue.read_text()
     replace(catalogue, "prompts: [broken\n")
@@ -129,7 +130,7 @@ def test_a_fixed_edit_is_served_after_a_broken_one(app, client, prompts_dir) -> 
 
 @pytest.mark.parametrize("store", [BrokenStore, LockedStore], ids=["store-down", "store-locked"])
 def test_a_failing_journey_store_never_stops_a_call(app, client, caplog, store) -> None:
-    app.extensions["ivr"].journeys = store()
+    services(app).journeys = store()
     with caplog.at_level(logging.WARNING, logger="ivr.voice"):
         assert_menu_serves(client)
         dial = twiml(post_signed(client, GATHER, {"CallSid": "CA1", "Digits": "0"}))
@@ -140,7 +141,7 @@ def test_a_failing_journey_store_never_stops_a_call(app, client, caplog, store) 
 
 
 def test_an_error_while_answering_gives_safe_twiml(app, client, caplog, monkeypatch) -> None:
-    renderer = app.extensions["ivr"].live.current().renderer
+    renderer = services(app).live.current().renderer
 
     def fail(*args: object, **kwargs: object) -> str:
         raise RuntimeError("rendering failed")
@@ -169,7 +170,7 @@ def test_an_error_while_answering_gives_safe_twiml(app, client, caplog, monkeypa
 def test_a_retried_request_changes_nothing(app, client, path, params) -> None:
     """Twilio retries a webhook that timed out: the second answer is the first, counters included."""
     store = Recorder()
-    app.extensions["ivr"].journeys = store
+    services(app).journeys = store
     params = {"CallSid": "CA" + "7" * 32, **params}
     first = post_signed(client, path, params)
     events = list(store.events)
@@ -184,7 +185,7 @@ def test_a_retried_request_changes_nothing(app, client, path, params) -> None:
 def test_a_retry_with_twilios_idempotency_token_is_counted_once(app, client, path) -> None:
     """Twilio marks its retries with the first attempt's I-Twilio-Idempotency-Token."""
     store = Recorder()
-    app.extensions["ivr"].journeys = store
+    services(app).journeys = store
     params = {"CallSid": "CA" + "8" * 32, "Digits": "3"}
     headers = {**sign("http://localhost" + path, params), "I-Twilio-Idempotency-Token": "abc-123"}
     first = client.post(path, data=params, headers=headers)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from twilio.request_validator import RequestValidator
 
-from tests.conftest import TOKEN, sign, twiml
+from tests.helpers.twilio import TOKEN, sign, twiml
 
 PARAMS = {"CallSid": "CA" + "1" * 32, "Digits": "2"}
 PATH = "/voice/gather?node=main_menu&lang=en-GB&s=0&i=0&note=caf%C3%A9+%26+more"

@@ -7,10 +7,11 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from ivr.flow import load
-from ivr.languages import speech_key
-from tests.conftest import ROOT, post_signed, twiml
-from tests.language_helpers import gather_state, install_audio, recordings, say_texts
+from ivr.checks import load
+from ivr.flow.speech import speech_key
+from ivr.services import services
+from tests.helpers.languages import gather_state, install_audio, say_texts
+from tests.helpers.twilio import ROOT, post_signed, twiml
 
 SHIPPED, _ = load(ROOT / "prompts")
 assert SHIPPED is not None
@@ -146,7 +147,7 @@ def test_messages_that_go_straight_on_and_languages_without_recognition_take_key
     greeting = twiml(post_signed(client, "/voice", {}))
     assert greeting.find("Gather").get("input") == "dtmf"
     assert greeting.find("Gather").get("hints") is None
-    install_audio(app, recordings(["ti"]))
+    install_audio(app, ["ti"])
     root = twiml(post_signed(client, "/voice/gather?node=main_menu&lang=ti&s=0&i=0", {"Digits": "2"}))
     gather = root.find("Gather")
     assert gather_state(root)["lang"] == "ti"
@@ -160,7 +161,7 @@ def test_speech_is_never_stored_or_logged(app, client, caplog: pytest.LogCapture
         def record(self, call_sid: str, event: str, **fields: object) -> None:
             events.append((call_sid, event, fields))
 
-    app.extensions["ivr"].journeys = Journeys()
+    services(app).journeys = Journeys()
     caplog.set_level(logging.DEBUG)
     secret = "my name is Ana Popescu and I live at 12 Station Road"
     answer(client, "main_menu", "en-GB", secret, "0.99")

@@ -9,8 +9,8 @@ import pytest
 import requests
 import responses
 
-from ivr import tts
-from tests.audio_helpers import decode, gtts_mp3, make_voice, mock_google
+from ivr.audio import sound, tts
+from tests.helpers.audio import decode, gtts_mp3, make_voice, mock_google
 
 BRITISH = {"lang": "en", "tld": "co.uk"}
 
@@ -66,15 +66,15 @@ def test_failures_say_whether_to_try_again(
 
 def test_conversion_gives_mulaw_8k_mono_trimmed(tmp_path: Path) -> None:
     source = make_voice(tmp_path / "take.wav", seconds=2.0, lead=1.0, tail=1.5)
-    found = tts.measure(source, 120)
+    found = sound.measure(source, 120)
     target = tmp_path / "out.wav"
-    tts.to_telephony(source, target, found)
-    info = tts.wav_info(target)
-    assert (info.format_tag, info.channels, info.rate, info.bits) == (tts.WAV_MULAW, 1, 8000, 8)
+    sound.to_telephony(source, target, found)
+    info = sound.wav_info(target)
+    assert (info.format_tag, info.channels, info.rate, info.bits) == (sound.WAV_MULAW, 1, 8000, 8)
     decoded = decode(target)
     assert (decoded.codec, decoded.rate, decoded.channels) == ("pcm_mulaw", 8000, 1)
     # 2 s of sound; 2.5 s of silence trimmed to a short lead-in and lead-out.
-    assert 2.0 <= decoded.seconds <= 2.0 + 2 * tts.KEEP_SILENCE + 0.1
+    assert 2.0 <= decoded.seconds <= 2.0 + 2 * sound.KEEP_SILENCE + 0.1
     assert abs(info.seconds - decoded.seconds) < 0.05
 
 
@@ -83,30 +83,30 @@ def test_loudness_is_normalised(tmp_path: Path, amp: float) -> None:
     source = make_voice(tmp_path / "take.mp3", seconds=4.0, amp=amp)
     before = decode(source).lufs
     target = tmp_path / "out.wav"
-    tts.to_telephony(source, target, tts.measure(source, 120))
+    sound.to_telephony(source, target, sound.measure(source, 120))
     after = decode(target).lufs
-    assert abs(after - tts.TARGET_LUFS) < 1.5, (before, after)
+    assert abs(after - sound.TARGET_LUFS) < 1.5, (before, after)
 
 
 def test_same_input_same_bytes(tmp_path: Path) -> None:
     source = make_voice(tmp_path / "take.ogg")
-    found = tts.measure(source, 120)
-    tts.to_telephony(source, tmp_path / "a.wav", found)
-    tts.to_telephony(source, tmp_path / "b.wav", found)
+    found = sound.measure(source, 120)
+    sound.to_telephony(source, tmp_path / "a.wav", found)
+    sound.to_telephony(source, tmp_path / "b.wav", found)
     assert (tmp_path / "a.wav").read_bytes() == (tmp_path / "b.wav").read_bytes()
 
 
 def test_not_audio_is_refused(tmp_path: Path) -> None:
     junk = tmp_path / "take.wav"
     junk.write_bytes(b"RIFF but not really a sound file" * 20)
-    with pytest.raises(tts.ConversionError, match="cannot be decoded"):
-        tts.measure(junk, 120)
+    with pytest.raises(sound.ConversionError, match="cannot be decoded"):
+        sound.measure(junk, 120)
 
 
 def test_wav_info_refuses_other_files(tmp_path: Path) -> None:
     other = make_voice(tmp_path / "take.mp3")
-    with pytest.raises(tts.ConversionError, match="not a WAV"):
-        tts.wav_info(other)
+    with pytest.raises(sound.ConversionError, match="not a WAV"):
+        sound.wav_info(other)
 
 
 @pytest.mark.net
@@ -115,5 +115,5 @@ def test_real_gtts_renders_a_prompt(tmp_path: Path) -> None:
     source = tmp_path / "gtts.mp3"
     source.write_bytes(tts.synthesize("To go back to the main menu, press 2.", BRITISH))
     target = tmp_path / "out.wav"
-    tts.to_telephony(source, target, tts.measure(source, 120))
+    sound.to_telephony(source, target, sound.measure(source, 120))
     assert 1.0 < decode(target).seconds < 6.0

@@ -8,10 +8,11 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from ivr.flow import load
-from ivr.prompts import spell_number
-from ivr.simulator import Call
-from tests.conftest import ROOT, TOKEN, post_signed, sign, twiml
+from ivr.checks import load
+from ivr.flow.catalogue import spell_number
+from ivr.line.simulator import Call
+from ivr.services import services
+from tests.helpers.twilio import ROOT, TOKEN, post_signed, sign, twiml
 
 SHIPPED, _ = load(ROOT / "prompts")
 assert SHIPPED is not None
@@ -55,7 +56,7 @@ def test_incoming_call_greets_with_999_advice_first(client) -> None:
 @pytest.mark.parametrize("node", [n.id for n in MENUS])
 @pytest.mark.parametrize("key", KEYS)
 def test_every_key_of_every_menu(app, call: Call, flow, node: str, key: str) -> None:
-    offered = app.extensions["ivr"].live.current().renderer.offered
+    offered = services(app).live.current().renderer.offered
     at_node(call, node)
     turn = call.press(key)
     assert turn.status == 200
@@ -265,7 +266,7 @@ def test_huge_body_gets_safe_twiml(client) -> None:
 
 
 def test_an_exception_answers_safe_twiml_and_logs_no_number(app, client, caplog) -> None:
-    renderer = app.extensions["ivr"].live.current().renderer
+    renderer = services(app).live.current().renderer
 
     def broken(prompt_id: str, lang: str, slow: bool) -> str | None:
         raise OSError("audio store unreadable")

@@ -1,4 +1,11 @@
-"""Blueprint /admin: the console for staff and admins, behind a sign-in, apart from /voice."""
+"""The admin console: blueprint /admin for staff and admins, behind a sign-in, apart from /voice.
+
+Owns the console's pages (flow review, prompt library, simulator, figures), its accounts,
+sessions, CSRF and sign-in throttling.
+
+May import: `ivr.line`, `ivr.audio`, `ivr.journeys`, `ivr.checks`, `ivr.flow`, and the shared
+`ivr.services`, `ivr.settings`, `ivr.db`; never `ivr.cli`.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +17,9 @@ from typing import Any, TypeVar
 from flask import Blueprint, Flask, abort, current_app, redirect, request, url_for
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFProtect
-from limits import parse
-from limits.storage import storage_from_string
-from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy.exc import SQLAlchemyError
 
+from ..services import services
 from . import users
 
 bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates", static_folder="static")
@@ -46,27 +51,13 @@ HEADERS = {
 }
 
 
-class LoginLimiter:
-    """Count sign-in attempts per address in a moving window (limits' storage: memory or redis)."""
-
-    def __init__(self, rule: str, storage_uri: str) -> None:
-        self.rule = parse(rule)
-        self.window = MovingWindowRateLimiter(storage_from_string(storage_uri))
-
-    def hit(self, who: str) -> bool:
-        """Count one attempt; return False once the address has used up its allowance."""
-        return bool(self.window.hit(self.rule, "admin-login", who))
-
-
 def init_app(app: Flask) -> None:
     """Add the console: accounts table, sessions, CSRF, sign-in limits and the blueprint."""
-    app.config.setdefault("ADMIN_LOGIN_LIMIT", "10 per minute")
-    app.config.setdefault("ADMIN_LIMIT_STORAGE", "memory://")
-    app.config.setdefault("ADMIN_UPLOAD_BYTES", 20 * 1024 * 1024)
+    settings = services(app).settings
     # Session cookies only over https, unless IVR_COOKIE_SECURE=0 (plain http on one's own machine);
     # CSRF is checked by this blueprint only: Twilio's webhooks carry signatures, not tokens.
     app.config.update(
-        SESSION_COOKIE_SECURE=str(app.config.get("COOKIE_SECURE", "1")).lower() not in ("0", "false", "no"),
+        SESSION_COOKIE_SECURE=settings.cookie_secure,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         WTF_CSRF_CHECK_DEFAULT=False,
@@ -78,14 +69,9 @@ def init_app(app: Flask) -> None:
     manager.login_view = "admin.login"
     manager.login_message = "Please sign in."
     manager.session_protection = "strong"
-    manager.user_loader(lambda session_id: users.by_session_id(app.extensions["ivr"].engine, session_id))
+    manager.user_loader(lambda session_id: users.by_session_id(services(app).engine, session_id))
     manager.init_app(app)
-
-    app.extensions["ivr_admin_tables"] = False
     ensure_tables(app)
-    app.extensions["ivr_admin_login"] = LoginLimiter(
-        app.config["ADMIN_LOGIN_LIMIT"], app.config["ADMIN_LIMIT_STORAGE"]
-    )
 
     from . import auth, figures, library, review, sim  # noqa: F401 - their routes join bp
 
@@ -94,14 +80,15 @@ def init_app(app: Flask) -> None:
 
 def ensure_tables(app: Flask) -> bool:
     """Create the accounts table if it is missing; a database that is down must not stop the line."""
-    if app.extensions.get("ivr_admin_tables"):
+    found = services(app)
+    if found.admin_tables:
         return True
     try:
-        users.users.create(app.extensions["ivr"].engine, checkfirst=True)
+        users.users.create(found.engine, checkfirst=True)
     except SQLAlchemyError:
         log.warning("the accounts table cannot be checked now; the console will try again", exc_info=True)
         return False
-    app.extensions["ivr_admin_tables"] = True
+    found.admin_tables = True
     return True
 
 
@@ -112,7 +99,7 @@ def guard() -> Any:
         return "The console's database cannot be reached just now. Try again in a minute.\n", 503
     if request.endpoint == "admin.upload":
         # Recordings are bigger than a webhook's form: allow them here only (Flask 3.1 per request).
-        request.max_content_length = current_app.config["ADMIN_UPLOAD_BYTES"]
+        request.max_content_length = services().settings.admin_upload_bytes
     if request.method not in ("GET", "HEAD", "OPTIONS"):
         csrf.protect()
     if request.endpoint in OPEN_ENDPOINTS:
@@ -147,8 +134,3 @@ def require(role: str) -> Callable[[F], F]:
         return wrapped  # type: ignore[return-value]
 
     return decorate
-
-
-def services() -> Any:
-    """Return the shared services of the running app."""
-    return current_app.extensions["ivr"]

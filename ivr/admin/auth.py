@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_user, logout_user
 from werkzeug.wrappers import Response
 
-from . import bp, services, users
+from ..services import services
+from . import bp, users
 
 
 def _safe_next(target: str | None) -> str:
@@ -27,7 +28,7 @@ def login() -> str | Response | tuple[str, int]:
         if current_user.is_authenticated:
             return redirect(url_for("admin.index"))
         return render_template("admin/login.html", next=request.args.get("next", ""))
-    limiter = current_app.extensions["ivr_admin_login"]
+    limiter = services().login_limiter
     if not limiter.hit(request.remote_addr or "unknown"):
         flash("Too many sign-in attempts. Wait a minute and try again.", "error")
         return render_template("admin/login.html", next=""), 429

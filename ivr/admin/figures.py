@@ -7,8 +7,9 @@ from datetime import UTC, date, datetime, timedelta
 from flask import Response, render_template, request
 from markupsafe import Markup
 
-from .. import report
-from . import bp, require, services
+from ..journeys import report
+from ..services import services
+from . import bp, require
 
 PERIODS = {"1": 1, "7": 7, "30": 30, "365": 365}
 

@@ -8,24 +8,26 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
+from ..audio.library import IMPORT_EXTENSIONS, AudioError, AudioLibrary
 from ..flow import Flow
-from . import bp, services
+from ..flow.queries import declared_languages
+from ..services import services
+from . import bp
 from .review import readable
 
 log = logging.getLogger(__name__)
 
 STATES = ("fresh", "stale", "missing")
-EXTENSIONS = {".wav", ".mp3", ".ogg", ".oga", ".opus", ".webm", ".m4a", ".flac", ".aac"}
 # The first bytes of the containers a recording can come in; the audio library decodes it for real.
 MAGIC = (b"RIFF", b"ID3", b"\xff\xfb", b"\xff\xf3", b"\xff\xf2", b"\xff\xf1", b"\xff\xf9", b"OggS",
          b"\x1a\x45\xdf\xa3", b"fLaC")  # fmt: skip
 UPLOAD_ENDPOINTS = {"admin.upload"}
 
 
-def audio_library() -> Any:
+def audio_library() -> AudioLibrary:
     """Return the running app's audio library."""
     return services().audio
 
@@ -40,7 +42,7 @@ def _rows(flow: Flow) -> list[Any]:
 
 
 def _known(flow: Flow, prompt_id: str, lang: str) -> None:
-    if lang not in flow.languages or not flow.catalogue.has(prompt_id, lang):
+    if lang not in declared_languages(flow) or not flow.catalogue.has(prompt_id, lang):
         abort(404)
 
 
@@ -49,7 +51,7 @@ def prompts() -> str:
     """List every prompt per language with its text, state, source, duration and a player."""
     flow = services().live.current().flow
     lang = request.args.get("lang", "")
-    lang = lang if lang in flow.languages else flow.default_language
+    lang = lang if lang in declared_languages(flow) else flow.default_language
     state = request.args.get("state", "")
     rows = [r for r in _rows(flow) if r.lang == lang]
     counts = {s: sum(1 for r in rows if r.state == s) for s in STATES}
@@ -57,6 +59,7 @@ def prompts() -> str:
         rows = [r for r in rows if r.state == state]
     return render_template(
         "admin/prompts.html",
+        languages=declared_languages(flow),
         rows=rows,
         lang=lang,
         state=state,
@@ -76,7 +79,7 @@ def prompt(prompt_id: str, lang: str) -> str:
     row = next(
         (r for r in _rows(flow) if r.prompt_id == prompt_id and r.lang == lang and bool(r.slow) == slow), None
     )
-    history = list(lib.history(prompt_id, lang, slow))
+    history = list(lib.history(flow, prompt_id, lang, slow))
     return render_template(
         "admin/prompt.html",
         row=row,
@@ -85,8 +88,8 @@ def prompt(prompt_id: str, lang: str) -> str:
         slow=slow,
         text=readable(flow, prompt_id, lang),
         history=history,
-        limit_mb=current_app.config["ADMIN_UPLOAD_BYTES"] // (1024 * 1024),
-        accept=",".join(sorted(EXTENSIONS)) + ",audio/*",
+        limit_mb=services().settings.admin_upload_bytes // (1024 * 1024),
+        accept=",".join(sorted(IMPORT_EXTENSIONS)) + ",audio/*",
     )
 
 
@@ -118,14 +121,12 @@ def upload(prompt_id: str, lang: str) -> Response:
     # Kept as the person named it (shown escaped); only its last path part, and not too long.
     original = upload.filename.replace("\\", "/").rsplit("/", 1)[-1].strip()[:120] or "recording"
     suffix = Path(original).suffix.lower()
-    if suffix not in EXTENSIONS:
+    if suffix not in IMPORT_EXTENSIONS:
         return _answer(False, f"{original}: not an audio file this line takes.", prompt_id, lang, 400)
     head = upload.stream.read(12)
     upload.stream.seek(0)
     if not looks_like_audio(head):
         return _answer(False, f"{original}: this file is not audio.", prompt_id, lang, 400)
-    from ..audio import AudioError
-
     fd, temp = tempfile.mkstemp(suffix=suffix, prefix="upload-")
     os.close(fd)
     try:
@@ -146,8 +147,6 @@ def rollback(prompt_id: str, lang: str) -> Response:
     flow = services().live.current().flow
     _known(flow, prompt_id, lang)
     lib = audio_library()
-    from ..audio import AudioError
-
     try:
         lib.rollback(flow, prompt_id, lang, slow=_slow())
     except AudioError as exc:

@@ -7,8 +7,10 @@ from dataclasses import dataclass, field
 from flask import Response, render_template, request
 
 from ..flow import Flow, Node
-from ..prompts import PLACEHOLDER
-from . import bp, diagram, require, services
+from ..flow.catalogue import PLACEHOLDER
+from ..flow.queries import declared_languages
+from ..services import services
+from . import bp, diagram, require
 
 KIND_WORDS = {
     "menu": "Menu: waits for a key",
@@ -93,7 +95,7 @@ def _step(flow: Flow, node: Node, lang: str) -> Step:
 
 def _language(flow: Flow) -> str:
     lang = request.args.get("lang", "")
-    return lang if lang in flow.languages else flow.default_language
+    return lang if lang in declared_languages(flow) else flow.default_language
 
 
 @bp.get("/flow")
@@ -106,6 +108,7 @@ def flow() -> str:
     return render_template(
         "admin/flow.html",
         flow=current,
+        languages=declared_languages(current),
         lang=lang,
         steps=outline(current, lang),
         svg=diagram.svg(current),

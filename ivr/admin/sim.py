@@ -10,9 +10,10 @@ from urllib.parse import parse_qs, urlsplit
 from flask import current_app, jsonify, render_template, request
 from werkzeug.exceptions import BadRequest
 
-from ..simulator import DIAL_OUTCOMES, Call, Turn
-from ..twiml import KEYS
-from . import bp, services
+from ..line.simulator import DIAL_OUTCOMES, Call, Turn
+from ..line.twiml import KEYS
+from ..services import services
+from . import bp
 
 SID = re.compile(r"^CA[0-9a-f]{32}$")
 PENDING = re.compile(r"^/voice/(gather|dial)\?[A-Za-z0-9_=&%.+-]{0,300}$")
@@ -29,7 +30,7 @@ def simulator() -> str:
         keys=["1", "2", "3", "4", "5", "6", "7", "8", "9", "*", "0", "#"],
         outcomes=OUTCOMES,
         version=live.flow.version,
-        signed=bool(current_app.config.get("TWILIO_AUTH_TOKEN")),
+        signed=bool(services().settings.twilio_auth_token),
     )
 
 

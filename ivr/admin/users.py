@@ -1,16 +1,12 @@
-"""Console accounts: a table on the shared metadata, hashed passwords, and `ivr users`."""
+"""Console accounts: a table on the shared metadata, and hashed passwords."""
 
 from __future__ import annotations
 
 import hashlib
 import re
-import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import click
-from flask import current_app
-from flask.cli import AppGroup
 from sqlalchemy import Column, DateTime, Engine, Integer, String, Table, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -149,57 +145,3 @@ def all_users(engine: Engine) -> list[User]:
     """Return every account, by name."""
     with engine.connect() as connection:
         return [_row_user(r) for r in connection.execute(select(users).order_by(users.c.name))]
-
-
-users_cli = AppGroup("users", help="Accounts of the admin console.")
-
-
-def _engine() -> Engine:
-    return current_app.extensions["ivr"].engine
-
-
-def _read_password(from_stdin: bool) -> str:
-    if from_stdin or not sys.stdin.isatty():
-        return sys.stdin.readline().rstrip("\r\n")
-    return str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
-
-
-@users_cli.command("add")
-@click.argument("name")
-@click.option("--role", type=click.Choice(ROLES), required=True, help="admin: everything; staff: prompts.")
-@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
-def add_command(name: str, role: str, password_stdin: bool) -> None:
-    """Create a console account; the password is asked for (or read from stdin)."""
-    try:
-        add(_engine(), name, role, _read_password(password_stdin))
-    except UserError as exc:
-        raise click.ClickException(str(exc)) from exc
-    click.echo(f"added {role} {name}")
-
-
-@users_cli.command("password")
-@click.argument("name")
-@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
-def password_command(name: str, password_stdin: bool) -> None:
-    """Set a new password for an account (signing it out everywhere)."""
-    try:
-        set_password(_engine(), name, _read_password(password_stdin))
-    except UserError as exc:
-        raise click.ClickException(str(exc)) from exc
-    click.echo(f"password changed for {name}")
-
-
-@users_cli.command("remove")
-@click.argument("name")
-def remove_command(name: str) -> None:
-    """Delete an account."""
-    if not remove(_engine(), name):
-        raise click.ClickException(f"there is no user called {name!r}")
-    click.echo(f"removed {name}")
-
-
-@users_cli.command("list")
-def list_command() -> None:
-    """List the accounts and their roles (never their passwords)."""
-    for user in all_users(_engine()):
-        click.echo(f"{user.name}\t{user.role}")

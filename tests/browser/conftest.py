@@ -7,10 +7,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright import sync_api as playwright_api
 from werkzeug.serving import make_server
 
-from tests.admin_helpers import PASSWORDS, make_users
+from tests.helpers.admin import make_users
+from tests.helpers.parts import missing
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -26,13 +26,16 @@ ARGS = [
     "--use-fake-ui-for-media-stream",
     "--use-fake-device-for-media-stream",
 ]
-SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[object]:
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: .ci/run installs Debian's chromium")
+        missing(f"{CHROMIUM} is missing: install Debian's chromium (.ci/run does)")
+    try:
+        from playwright import sync_api as playwright_api
+    except ImportError:
+        missing("playwright is not installed: pip install -e '.[test]'")
     with playwright_api.sync_playwright() as pw:
         chromium = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         yield chromium
@@ -68,20 +71,3 @@ def page(browser, live_server):
     tab.errors = errors
     yield tab
     context.close()
-
-
-def screenshot(page, name: str) -> Path:
-    """Save a full-page screenshot for reviewers under artifacts/screenshots/."""
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    path = SHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    return path
-
-
-def sign_in(page, name: str) -> None:
-    """Sign in through the form."""
-    page.goto("/admin/login")
-    page.get_by_label("Name").fill(name)
-    page.get_by_label("Password").fill(PASSWORDS[name])
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/admin/")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-from tests.browser.conftest import screenshot, sign_in
+from ivr.services import services
+from tests.helpers.browser import screenshot, sign_in
 
 expect = __import__("playwright.sync_api", fromlist=["expect"]).expect
 
@@ -105,7 +106,7 @@ def test_admin_sees_the_journeys_of_a_simulated_call(page, app):
     expect(page.locator(".turn")).to_have_count(2)
     page.get_by_role("button", name="Press 2").click()
     expect(page.locator("#sim-status")).to_contain_text("At help_menu")
-    app.extensions["ivr"].journeys.flush()
+    services(app).journeys.flush()
     page.goto("/admin/")
     page.get_by_role("navigation").get_by_role("link", name="Journeys").click()
     expect(page.locator("#calls")).to_have_text("1")

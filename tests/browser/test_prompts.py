@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
-from tests import audio_helpers
-from tests.browser.conftest import screenshot, sign_in
+from tests.helpers import audio as audio_helpers
+from tests.helpers.browser import screenshot, sign_in
 
 PAGE = "/admin/prompts/main_menu_intro/en-GB"
 

@@ -1,0 +1,71 @@
+"""`ivr journeys purge` (retention) and `ivr report` (figures as text or CSV)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import click
+from flask.cli import AppGroup, with_appcontext
+from sqlalchemy.exc import SQLAlchemyError
+
+from ..journeys import report as reportmod
+from ..journeys.events import DEFAULT_RETENTION_DAYS
+from ..journeys.store import JourneyStore, describe
+from ..services import services
+
+journeys_cli = AppGroup("journeys", help="The anonymous call-journey store.")
+
+
+def _store() -> JourneyStore:
+    """Return the app's journey store, or one on its engine when recording is switched off."""
+    found = services()
+    return found.journeys or JourneyStore(found.engine, found.settings.secret_key)
+
+
+def _retention_days() -> int:
+    days = services().settings.retention_days
+    if days < 1:
+        raise click.UsageError("IVR_RETENTION_DAYS must be at least 1")
+    return days
+
+
+@journeys_cli.command("purge")
+@click.option(
+    "--older-than",
+    "days",
+    type=click.IntRange(min=1),
+    default=None,
+    help=f"Delete events older than DAYS days [default: IVR_RETENTION_DAYS or {DEFAULT_RETENTION_DAYS}]",
+)
+def purge(days: int | None) -> None:
+    """Delete journey events older than the retention period."""
+    days = days if days is not None else _retention_days()
+    try:
+        deleted = _store().purge(days)
+    except SQLAlchemyError as error:
+        raise click.ClickException(f"the journey store cannot be reached: {describe(error)}") from None
+    click.echo(f"deleted {deleted} journey event(s) older than {days} day(s)")
+
+
+def _day(_ctx: click.Context, _param: click.Parameter, value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").date()
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date like 2026-01-31") from None
+
+
+@click.command("report")
+@click.option("--since", callback=_day, metavar="DATE", help="First day (UTC) of calls to count, YYYY-MM-DD.")
+@click.option("--until", callback=_day, metavar="DATE", help="Last day (UTC) of calls to count, YYYY-MM-DD.")
+@click.option("--csv", "as_csv", is_flag=True, help="Print CSV (figure,item,detail,value) instead of text.")
+@with_appcontext
+def report(since: date | None, until: date | None, as_csv: bool) -> None:
+    """Print how callers moved through the line: reach, drop-off, keys, transfers, languages."""
+    found = services()
+    try:
+        figs = reportmod.figures(found.engine, since, until, found.live.current().flow)
+    except SQLAlchemyError as error:
+        raise click.ClickException(f"the journey store cannot be reached: {describe(error)}") from None
+    click.echo(reportmod.to_csv(figs) if as_csv else reportmod.to_text(figs), nl=False)

@@ -1,0 +1,204 @@
+"""Blueprint /voice: Twilio's webhooks. Thin: read the request, step the flow, return TwiML."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+
+from flask import Blueprint, Response, abort, request
+
+from ..flow.speech import speech_key
+from ..journeys.events import FINAL_CALL_STATUSES, Event, step_events
+from ..journeys.store import JourneyStore
+from ..services import services
+from . import signatures
+from .retries import RETRY_TOKEN_HEADER
+from .twiml import State, dial_step, parse_key, step
+from .twiml import Step as FlowStep
+
+bp = Blueprint("voice", __name__, url_prefix="/voice")
+log = logging.getLogger(__name__)
+
+METHODS = ["GET", "POST"]
+NODE_ID = re.compile(r"^[A-Za-z0-9_]{1,64}$")
+CALLER_ID = re.compile(r"^\+[1-9]\d{6,14}$")
+
+
+@bp.before_request
+def check_signature() -> None:
+    """Refuse any request Twilio did not sign, whenever an auth token is configured."""
+    validator = services().validator
+    if validator is None:
+        return
+    signature = request.headers.get("X-Twilio-Signature", "")
+    params = request.form if request.method == "POST" else {}
+    if not signature or not signatures.valid(validator, request, params, signature):
+        log.warning(
+            "refused a %s request to %s without a valid Twilio signature", request.method, request.path
+        )
+        abort(403)
+
+
+@bp.route("", methods=METHODS)
+def incoming() -> Response:
+    """Answer a new call with the greeting."""
+    live = services().live.current()
+    lang = live.flow.default_language
+    return _answer(FlowStep(live.flow.start, event="call_started"), lang, key=None)
+
+
+@bp.route("/gather", methods=METHODS)
+def gather() -> Response:
+    """Act on the key a caller pressed, or on their silence."""
+    live = services().live.current()
+    state = _state()
+    key = parse_key(request.values.get("Digits"))
+    if not key and request.values.get("SpeechResult"):
+        key = _spoken_key(state)
+    next_step = step(live.flow, state, key, live.renderer.offered)
+    slow = state.slow if next_step.slow is None else next_step.slow
+    return _answer(next_step, next_step.lang or state.lang, key=key or None, at=state.node, slow=slow)
+
+
+@bp.route("/dial", methods=METHODS)
+def dial() -> Response:
+    """Act on the outcome of a transfer."""
+    live = services().live.current()
+    state = _state()
+    status = request.values.get("DialCallStatus", "")
+    outcome = _word(status)
+    return _answer(
+        dial_step(live.flow, state, status),
+        state.lang,
+        key=None,
+        at=state.node,
+        outcome=outcome,
+        slow=state.slow,
+    )
+
+
+@bp.route("/status", methods=METHODS)
+def status() -> Response:
+    """Accept Twilio's call status callback: note how the call ended."""
+    duration = request.values.get("CallDuration", "")
+    call_status = _word(request.values.get("CallStatus", ""))
+    if call_status in FINAL_CALL_STATUSES:  # other callbacks (ringing, answered) are not an end
+        _record(
+            "ended",
+            node=None,
+            lang=None,
+            outcome=call_status,
+            duration=(
+                int(duration) if duration.isascii() and duration.isdigit() and len(duration) < 8 else None
+            ),
+        )
+    return Response(status=204)
+
+
+@bp.route("/fallback", methods=METHODS)
+def fallback() -> Response:
+    """Always answer safe TwiML: the URL for Twilio's 'primary handler fails' setting."""
+    return safe_twiml()
+
+
+def safe_twiml(lang: str | None = None) -> Response:
+    """Return the 999 advice, the Refuge number and an offer to connect, as 200 TwiML."""
+    live = services().live.current()
+    text = live.safe.get(lang or "") or live.safe[live.flow.default_language]
+    return Response(text, status=200, mimetype="text/xml")
+
+
+def _answer(
+    next_step: FlowStep,
+    lang: str,
+    key: str | None,
+    at: str | None = None,
+    outcome: str | None = None,
+    slow: bool = False,
+) -> Response:
+    live = services().live.current()
+    caller_id = _caller_id() if live.flow.nodes[next_step.node].kind == "transfer" else None
+    body = live.renderer.render(next_step, lang, caller_id, slow)
+    journeys = services().journeys
+    if journeys is not None:
+        _record_steps(
+            journeys,
+            lambda: step_events(live.flow, next_step.node, next_step.event, lang, key, at, outcome),
+        )
+    return Response(body, mimetype="text/xml")
+
+
+def _state() -> State:
+    live = services().live.current()
+    args = request.args
+    node = args.get("node", "")
+    lang = args.get("lang", "")
+    return State(
+        # No node, or a malformed one, is an unknown node: the call starts again from the greeting.
+        node=node if NODE_ID.match(node) else "?",
+        lang=lang if lang in live.renderer.offered else live.flow.default_language,
+        silences=_small_int(args.get("s")),
+        invalid=_small_int(args.get("i")),
+        slow=args.get("slow") == "1",
+    )
+
+
+def _spoken_key(state: State) -> str:
+    """Map a spoken answer to a key; the words themselves are never stored or logged."""
+    live = services().live.current()
+    node = live.flow.nodes.get(state.node)
+    if node is None:
+        return "?"
+    try:
+        confidence = float(request.values.get("Confidence", "0"))
+    except ValueError:
+        confidence = 0.0
+    if not 0.0 <= confidence <= 1.0:
+        confidence = 0.0
+    speech = request.values.get("SpeechResult", "")[:500]
+    return speech_key(live.flow, node, state.lang, speech, confidence, live.renderer.offered)
+
+
+def _small_int(value: str | None) -> int:
+    return min(int(value), 1000) if value and value.isascii() and value.isdigit() and len(value) < 5 else 0
+
+
+def _word(value: str) -> str:
+    """Keep a Twilio status word only if it looks like one (it is stored and shown)."""
+    value = value.strip().lower()
+    return value if re.fullmatch(r"[a-z-]{1,20}", value) else "unknown"
+
+
+def _caller_id() -> str | None:
+    """Return the caller ID Refuge sees: the configured one, else this line's own number."""
+    configured = services().settings.caller_id
+    if configured:
+        return configured
+    to = request.values.get("To", "")
+    return to if CALLER_ID.match(to) else None
+
+
+def _record(event: str, **fields: object) -> None:
+    """Append one anonymous journey event; a failing store never reaches the caller."""
+    journeys = services().journeys
+    if journeys is not None:
+        _record_steps(journeys, lambda: [(event, fields)])
+
+
+def _record_steps(journeys: JourneyStore, steps: Callable[[], list[Event]]) -> None:
+    """Append one answer's journey events; a failing store never reaches the caller."""
+    token = request.headers.get(RETRY_TOKEN_HEADER, "")[:200]
+    if token and not services().retries.first_time(token):
+        return  # a retry of a webhook already answered (and counted) by this process
+    try:
+        events = steps()
+    except Exception:  # noqa: BLE001 - the call must go on whatever the store does
+        log.warning("journey events dropped", exc_info=True)
+        return
+    call_sid = request.values.get("CallSid", "")
+    for event, fields in events:
+        try:
+            journeys.record(call_sid, event, **fields)
+        except Exception:  # noqa: BLE001 - the call must go on whatever the store does
+            log.warning("journey event dropped", exc_info=True)

@@ -1,0 +1,1 @@
+"""Plain helpers the tests import (fixtures live in the conftest files)."""
