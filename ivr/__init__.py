@@ -11,7 +11,6 @@ with `settings`, `services`, `db` and `logs` shared below them all.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, request
@@ -40,8 +39,8 @@ MAX_WEBHOOK_BYTES = 64 * 1024
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the app; refuse to start (SettingsError, FlowError) on a setting or flow that cannot serve."""
-    app = Flask(__name__, instance_relative_config=True)
-    settings = Settings.from_env(overrides=test_config).with_secret(Path(app.instance_path))
+    settings = Settings.from_env(overrides=test_config).with_secret()
+    app = Flask(__name__, instance_path=str(settings.instance_dir))
     logs.configure(settings.log_level, settings.log_json)
     app.config.from_mapping(settings.config(), MAX_CONTENT_LENGTH=MAX_WEBHOOK_BYTES)
     if test_config:
@@ -79,7 +78,7 @@ def _services(app: Flask, settings: Settings) -> Services:
     log.info(
         "flow version %s is live (%d nodes)", live.current().flow.version, len(live.current().flow.nodes)
     )
-    engine = db.make_engine(db.database_url(settings.database_url, Path(app.instance_path)))
+    engine = db.make_engine(db.database_url(settings.database_url, settings.instance_dir))
     token = settings.twilio_auth_token
     return Services(
         settings=settings,

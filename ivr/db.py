@@ -15,7 +15,8 @@ from sqlalchemy import Connection, Engine, MetaData, create_engine, event, inspe
 metadata = MetaData()
 # A webhook's writer never waits long for SQLite's file lock: a busy file drops a batch, counted.
 BUSY_TIMEOUT_MS = 500
-# Schema changes wait this long for another worker's schema change (they are off the call path).
+# How long a schema change waits for another's (off the call path): `ivr db upgrade` waits long,
+# the journey writer briefly (a locked store drops that batch, counted, and the next one tries again).
 SCHEMA_LOCK_MS = 30_000
 # Any constant: the PostgreSQL advisory lock that lets one process at a time change the schema.
 SCHEMA_LOCK_KEY = 0x1F0_5AFE
@@ -51,14 +52,14 @@ def make_engine(url: str) -> Engine:
     )
 
 
-def upgrade(engine: Engine) -> list[str]:
+def upgrade(engine: Engine, wait_ms: int = SCHEMA_LOCK_MS) -> list[str]:
     """Create the tables that do not exist yet; return their names (and columns and indexes added).
 
     Workers that start together on a fresh database all call this: each takes the database's
     schema lock first (SQLite's write lock, PostgreSQL's advisory lock), so one creates and the
     others wait, then find the work done.
     """
-    with _schema_lock(engine) as connection:
+    with _schema_lock(engine, wait_ms) as connection:
         existing = set(engine.dialect.get_table_names(connection))
         metadata.create_all(connection, checkfirst=True)
         added = _add_missing_columns(connection, existing)
@@ -66,17 +67,18 @@ def upgrade(engine: Engine) -> list[str]:
 
 
 @contextmanager
-def _schema_lock(engine: Engine) -> Iterator[Connection]:
+def _schema_lock(engine: Engine, wait_ms: int) -> Iterator[Connection]:
     """Yield a connection in a transaction that holds the schema lock until it commits."""
     if engine.dialect.name != "sqlite":
         with engine.begin() as connection:
             if engine.dialect.name == "postgresql":
+                connection.execute(text(f"SET LOCAL lock_timeout = '{int(wait_ms)}ms'"))
                 connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
             yield connection
         return
     with engine.connect() as connection:
         # Python's sqlite3 starts transactions only before DML: take the write lock for the DDL too.
-        connection.exec_driver_sql(f"PRAGMA busy_timeout={SCHEMA_LOCK_MS}")
+        connection.exec_driver_sql(f"PRAGMA busy_timeout={int(wait_ms)}")
         try:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
             try:

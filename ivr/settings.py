@@ -19,6 +19,7 @@ from typing import Any, get_type_hints
 log = logging.getLogger(__name__)
 
 TRUE = ("1", "true", "yes", "on")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 FALSE = ("0", "false", "no", "off")
 
 
@@ -51,7 +52,7 @@ class Settings:
         "IVR_SECRET_KEY",
         "",
         "signs admin sessions and keys the hash that stands in for a call's id",
-        "a random key generated once in `instance/secret_key`",
+        "a random key generated once in the instance folder (`secret_key`)",
     )
     caller_id: str = _setting(
         "IVR_CALLER_ID",
@@ -68,8 +69,17 @@ class Settings:
     audio_dir: Path = _setting(
         "IVR_AUDIO_DIR", Path("audio"), "prompt audio and its manifest", "`audio/` in the working folder"
     )
+    instance_dir: Path = _setting(
+        "IVR_INSTANCE_DIR",
+        Path("instance"),
+        "this installation's own files: the generated secret key, the SQLite database",
+        "`instance/` in the working folder",
+    )
     database_url: str = _setting(
-        "IVR_DATABASE_URL", "", "SQLAlchemy URL of the journey store and accounts", "SQLite under `instance/`"
+        "IVR_DATABASE_URL",
+        "",
+        "SQLAlchemy URL of the journey store and accounts",
+        "SQLite in the instance folder",
     )
     public_url: str = _setting(
         "IVR_PUBLIC_URL",
@@ -132,15 +142,27 @@ class Settings:
                 values[item.name] = coerce(env, types[item.name], overrides[key])
             elif environ.get(env, "") != "":
                 values[item.name] = coerce(env, types[item.name], environ[env])
-        return cls(**values)
+        found = cls(**values)
+        # Paths are fixed at start: a later change of working folder must not move them.
+        return replace(
+            found,
+            prompts_dir=found.prompts_dir.absolute(),
+            audio_dir=found.audio_dir.absolute(),
+            instance_dir=found.instance_dir.absolute(),
+        )
+
+    def __post_init__(self) -> None:
+        if self.log_level.upper() not in LOG_LEVELS:
+            levels = ", ".join(LOG_LEVELS)
+            raise SettingsError(f"IVR_LOG_LEVEL must be one of {levels}, not {self.log_level!r}")
 
     def config(self) -> dict[str, Any]:
         """Return the settings as Flask config entries (PROMPTS_DIR, SECRET_KEY, …)."""
         return {item.name.upper(): getattr(self, item.name) for item in fields(self)}
 
-    def with_secret(self, instance: Path) -> Settings:
+    def with_secret(self) -> Settings:
         """Return these settings with a secret key: IVR_SECRET_KEY, else one kept in the instance folder."""
-        return self if self.secret_key else replace(self, secret_key=instance_secret(instance))
+        return self if self.secret_key else replace(self, secret_key=instance_secret(self.instance_dir))
 
 
 def coerce(name: str, kind: Any, value: Any) -> Any:
@@ -226,7 +248,7 @@ def prompts_folder(settings: Settings) -> Path:
     folder = settings.prompts_dir
     if (folder / "flow.yaml").is_file():
         return folder
-    if folder != Path("prompts"):
+    if folder != Path("prompts").absolute():
         raise SettingsError(
             f"IVR_PROMPTS_DIR={folder} holds no flow.yaml: point it at the folder of flow.yaml"
         )

@@ -8,10 +8,20 @@ from pathlib import Path
 import pytest
 
 from ivr import create_app
+from ivr.audio.library import AudioLibrary
+from ivr.cli import cli
 from ivr.line.simulator import Call
 from ivr.services import services
 from tests.helpers.parts import missing
 from tests.helpers.twilio import ROOT, TOKEN
+
+
+@pytest.fixture(autouse=True)
+def instance_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every app a test makes keeps its own files (secret key, SQLite) under the test's folder."""
+    folder = tmp_path / "instance"
+    monkeypatch.setenv("IVR_INSTANCE_DIR", str(folder))
+    return folder
 
 
 @pytest.fixture
@@ -31,15 +41,16 @@ def app_config(tmp_path: Path, prompts_dir: Path) -> dict[str, object]:
         "PROMPTS_DIR": str(prompts_dir),
         "AUDIO_DIR": str(tmp_path / "audio"),
         "DATABASE_URL": f"sqlite:///{tmp_path / 'journeys.db'}",
+        # Look at the prompt files and the audio manifest on every request: an edit is seen at once.
+        "FLOW_RELOAD_SECONDS": 0,
+        "TTS_BACKOFF": 0,
     }
 
 
 @pytest.fixture
 def app(app_config: dict[str, object], tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.delenv("TWILIO_AUTH_TOKEN", raising=False)
-    flask_app = create_app(app_config)
-    flask_app.instance_path = str(tmp_path / "instance")
-    return flask_app
+    return create_app(app_config)
 
 
 @pytest.fixture
@@ -50,6 +61,19 @@ def client(app):
 @pytest.fixture
 def flow(app):
     return services(app).live.current().flow
+
+
+@pytest.fixture
+def lib(app) -> AudioLibrary:
+    """The app's audio library."""
+    return services(app).audio
+
+
+@pytest.fixture
+def ivr(app):
+    """Run an `ivr` command against the test app, as staff run it: ivr("prompts", "status")."""
+    runner = app.test_cli_runner()
+    return lambda *args: runner.invoke(cli, list(args))
 
 
 @pytest.fixture
@@ -95,7 +119,6 @@ def journey_app(
     """An app whose journey store is on `store_url`; its engine is closed after the test."""
     monkeypatch.delenv("TWILIO_AUTH_TOKEN", raising=False)
     flask_app = create_app({**app_config, "DATABASE_URL": store_url})
-    flask_app.instance_path = str(tmp_path / "instance")
     yield flask_app
     found = services(flask_app)
     if found.journeys is not None:

@@ -16,19 +16,8 @@ from ivr.cli import cli
 from ivr.flow.queries import speech_seconds
 from ivr.line.simulator import Call
 from tests.helpers.languages import gather_state, install_audio, say_texts
+from tests.helpers.prompts import edit
 from tests.helpers.twilio import ROOT, post_signed, twiml
-
-
-def edit(path: Path, old: str, new: str, count: int = 1) -> None:
-    """Replace text in a copied prompts file, failing if it is not there; `prompt:ID` replaces a prompt."""
-    text = path.read_text()
-    if old.startswith("prompt:"):
-        entry = re.compile(rf"\n  {old.removeprefix('prompt:')}: (>-\n(    .*\n)+|.*\n)")
-        assert entry.search(text), f"{old!r} not in {path.name}"
-        path.write_text(entry.sub(lambda _: f"\n  {old.removeprefix('prompt:')}: >-\n    {new}\n", text, 1))
-        return
-    assert old in text, f"{old!r} not in {path.name}"
-    path.write_text(text.replace(old, new, count))
 
 
 def test_the_shipped_flow_meets_every_rule_in_every_language() -> None:
@@ -306,4 +295,3 @@ def test_check_reads_offer_and_lengths_from_the_apps_audio_library(app, prompts_
         result.output,
     )
     assert "'welcome'" not in result.output
-

@@ -7,6 +7,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+from ivr import create_app
 from ivr.services import services
 from tests.helpers import audio as audio_helpers
 from tests.helpers.admin import csrf_token, https_client, make_users, sign_in, signed_in
@@ -112,8 +113,8 @@ def test_uploaded_names_are_shown_escaped(web, app, tmp_path):
     assert "&lt;img src=x onerror=alert(1)&gt;.wav" in page
 
 
-def test_uploads_are_size_limited(app, tmp_path):
-    app.config["ADMIN_UPLOAD_BYTES"] = 10_000
+def test_uploads_are_size_limited(app_config, tmp_path):
+    app = create_app({**app_config, "ADMIN_UPLOAD_BYTES": 10_000})
     make_users(app)
     web = https_client(app)
     sign_in(web, "sam")

@@ -4,32 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from ivr import create_app
 from ivr.admin import users
 from ivr.services import services
 from tests.helpers.admin import https_client, sign_in
 
 
-@pytest.fixture
-def db_url(store_url: str) -> str:
-    """An empty database: a SQLite file, or a fresh schema on the test PostgreSQL server."""
-    return store_url
-
-
-@pytest.fixture
-def db_app(app_config, db_url, tmp_path, monkeypatch):
-    monkeypatch.delenv("TWILIO_AUTH_TOKEN", raising=False)
-    flask_app = create_app({**app_config, "DATABASE_URL": db_url})
-    flask_app.instance_path = str(tmp_path / "instance")
-    yield flask_app
-    journeys = getattr(services(flask_app), "journeys", None)
-    if journeys is not None and hasattr(journeys, "flush"):
-        journeys.flush()
-    services(flask_app).engine.dispose()
-
-
-def test_accounts_are_created_on_start_and_work(db_app):
-    engine = services(db_app).engine
+def test_accounts_are_created_on_start_and_work(journey_app):
+    engine = services(journey_app).engine
     user = users.add(engine, "ada", "admin", "admin-password-123")
     assert users.authenticate(engine, "ada", "admin-password-123") == user
     assert users.authenticate(engine, "ada", "wrong-password-000") is None
@@ -37,7 +18,7 @@ def test_accounts_are_created_on_start_and_work(db_app):
     assert users.by_session_id(engine, f"{user.id}.0000000000000000") is None
     with pytest.raises(users.UserError, match="already"):
         users.add(engine, "ada", "staff", "another-password-1")
-    client = https_client(db_app)
+    client = https_client(journey_app)
     assert sign_in(client, "ada", "admin-password-123").status_code == 302
     assert client.get("/admin/flow").status_code == 200
     users.set_password(engine, "ada", "a-brand-new-password")
@@ -46,9 +27,9 @@ def test_accounts_are_created_on_start_and_work(db_app):
     assert users.all_users(engine) == []
 
 
-def test_db_upgrade_knows_the_accounts_table(db_app):
+def test_db_upgrade_knows_the_accounts_table(journey_app):
     from ivr.cli import cli
 
-    result = db_app.test_cli_runner().invoke(cli, ["db", "upgrade"])
+    result = journey_app.test_cli_runner().invoke(cli, ["db", "upgrade"])
     assert result.exit_code == 0, result.output
     assert "admin_users" not in result.output  # created already when the app started

@@ -12,11 +12,7 @@ from ivr.audio.library import MAX_SECONDS, AudioError, AudioLibrary, AudioReject
 from ivr.cli import cli
 from ivr.services import services
 from tests.helpers.audio import decode, make_silence, make_voice
-
-
-@pytest.fixture
-def app_config(app_config: dict[str, object]) -> dict[str, object]:
-    return {**app_config, "FLOW_RELOAD_SECONDS": 0, "TTS_BACKOFF": 0}
+from tests.helpers.prompts import edit_text
 
 
 class Ivr:
@@ -34,11 +30,6 @@ def runner(app) -> Ivr:
     return Ivr(app)
 
 
-@pytest.fixture
-def lib(app) -> AudioLibrary:
-    return services(app).audio
-
-
 def manifest(app) -> dict[str, object]:
     return json.loads((Path(app.config["AUDIO_DIR"]) / "manifest.json").read_text())
 
@@ -46,13 +37,6 @@ def manifest(app) -> dict[str, object]:
 def audio_files(app) -> list[str]:
     root = Path(app.config["AUDIO_DIR"])
     return sorted(str(p.relative_to(root)) for p in root.rglob("*.wav")) if root.exists() else []
-
-
-def edit_text(prompts_dir: Path, old: str, new: str) -> None:
-    path = prompts_dir / "en-GB.yaml"
-    text = path.read_text()
-    assert old in text
-    path.write_text(text.replace(old, new))
 
 
 @pytest.mark.parametrize("suffix", [".wav", ".mp3", ".m4a", ".ogg", ".webm"])
@@ -148,7 +132,7 @@ def test_history_and_rollback(app, runner, lib, flow, tmp_path: Path) -> None:
     second = make_voice(tmp_path / "2" / "en-GB" / "welcome.ogg", seconds=2.0)
     assert runner.invoke(args=["prompts", "import", str(first)]).exit_code == 0
     assert runner.invoke(args=["prompts", "import", str(second)]).exit_code == 0
-    versions = lib.history("welcome", "en-GB")
+    versions = lib.history(flow, "welcome", "en-GB")
     assert [(v.version, v.current, v.original_name) for v in versions] == [
         (2, True, "welcome.ogg"),
         (1, False, "welcome.wav"),
@@ -163,7 +147,7 @@ def test_history_and_rollback(app, runner, lib, flow, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     row = lib.prompt(flow, "welcome", "en-GB")
     assert row.url == versions[1].url and row.state == "fresh"
-    assert [v.current for v in lib.history("welcome", "en-GB")] == [False, True]
+    assert [v.current for v in lib.history(flow, "welcome", "en-GB")] == [False, True]
     status = runner.invoke(args=["prompts", "status"]).output
     assert any(line.split()[:3] == ["welcome", "fresh", "recording"] for line in status.splitlines())
 
@@ -191,7 +175,7 @@ def test_editing_a_text_makes_exactly_that_prompt_stale(
     assert "1 stale" in result.output and "2 fresh (2 recorded, 0 gTTS)" in result.output
     count = len(flow.catalogue.languages["en-GB"].texts)
     assert result.output.startswith(f"en-GB English (texts approved; offered to callers): {count} prompts")
-    history = lib.history("main_menu_intro", "en-GB")
+    history = lib.history(flow, "main_menu_intro", "en-GB")
     assert [v.fresh for v in history] == [False]
 
 

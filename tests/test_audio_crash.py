@@ -19,11 +19,6 @@ from tests.helpers.audio import SOME, check_consistent, gtts_mp3, mock_google
 from tests.helpers.twilio import ROOT
 
 
-@pytest.fixture
-def app_config(app_config: dict[str, object]) -> dict[str, object]:
-    return {**app_config, "FLOW_RELOAD_SECONDS": 0, "TTS_BACKOFF": 0}
-
-
 @pytest.fixture(scope="module")
 def mp3() -> bytes:
     return gtts_mp3(0.8)

@@ -7,10 +7,7 @@ import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-import pytest
-
 from ivr import create_app
-from ivr.audio.library import AudioLibrary
 from ivr.cli import cli
 from ivr.flow.languages import availability
 from ivr.flow.queries import heard_prompts, language_node
@@ -23,17 +20,7 @@ from tests.helpers.twilio import TOKEN
 MISSING = "goodbye"  # a prompt callers hear at the end of a call: without it, no Tigrinya
 
 
-@pytest.fixture
-def app_config(app_config: dict[str, object]) -> dict[str, object]:
-    return {**app_config, "FLOW_RELOAD_SECONDS": 0}
-
-
-@pytest.fixture
-def lib(app) -> AudioLibrary:
-    return services(app).audio
-
-
-def ivr(app, *args: str):  # type: ignore[no-untyped-def]
+def command(app, *args: str):  # type: ignore[no-untyped-def]
     """Run `ivr …` against the test app, as staff run it."""
     return app.test_cli_runner().invoke(cli, list(args))
 
@@ -62,7 +49,7 @@ def test_status_shows_each_language_review_state_and_whether_callers_are_offered
     flow = services(app).live.current().flow
     offered = services(app).live.current().renderer.offered
     assert "en-GB" in offered and "ti" not in offered and "sq" not in offered  # no audio yet
-    result = ivr(app, "prompts", "status")
+    result = command(app, "prompts", "status")
     assert result.exit_code == 0, result.output
     lines = headers(result.output)
     assert set(lines) == set(flow.catalogue.languages)
@@ -76,7 +63,7 @@ def test_status_shows_each_language_review_state_and_whether_callers_are_offered
 
     catalogue = prompts_dir / "ti.yaml"
     catalogue.write_text(catalogue.read_text().replace('review: "draft"', 'review: "reviewed"', 1))
-    result = ivr(app, "prompts", "status", "--lang", "ti")
+    result = command(app, "prompts", "status", "--lang", "ti")
     assert result.exit_code == 0, result.output
     assert result.output.startswith("ti Tigrinya (texts reviewed; NOT offered to callers):")
 
@@ -94,7 +81,7 @@ def test_tigrinya_recordings_imported_by_staff_put_tigrinya_in_the_language_menu
     for pid in texts:
         if pid != MISSING:
             shutil.copy(take, folder / f"{pid}.wav")
-    result = ivr(app, "prompts", "import", str(folder))
+    result = command(app, "prompts", "import", str(folder))
     assert result.exit_code == 0, result.output
     assert result.output.count("imported ") == len(texts) - 1
 
@@ -105,7 +92,7 @@ def test_tigrinya_recordings_imported_by_staff_put_tigrinya_in_the_language_menu
     assert "ti" not in services(app).live.current().renderer.offered
     wrong = ET.fromstring(call.press(ti_key(flow)).twiml)
     assert gather_state(wrong) == {"node": "language_menu", "lang": "en-GB", "s": "0", "i": "1"}
-    status = ivr(app, "prompts", "status", "--lang", "ti").output
+    status = command(app, "prompts", "status", "--lang", "ti").output
     assert "NOT offered to callers" in status and f"'{MISSING}'" in status
 
     # The last recording, imported from a shell: the running line notices the manifest changed.
@@ -130,7 +117,7 @@ def test_tigrinya_recordings_imported_by_staff_put_tigrinya_in_the_language_menu
     heard = [*node.say, *(o.say for o in node.options)]
     assert [p.text for p in chosen.iter("Play")] == [urls[pid] for pid in heard]
     assert list(chosen.iter("Say")) == []  # nothing in Tigrinya is left to a voice that cannot speak it
-    status = ivr(app, "prompts", "status", "--lang", "ti").output
+    status = command(app, "prompts", "status", "--lang", "ti").output
     assert status.startswith("ti Tigrinya (texts draft; offered to callers):")
     assert f"{len(texts)} fresh ({len(texts)} recorded, 0 gTTS)" in status
 
@@ -139,7 +126,7 @@ def test_tigrinya_recordings_imported_by_staff_put_tigrinya_in_the_language_menu
     assert "ti" in services(restarted).live.current().renderer.offered
     _, menu = to_language_menu(restarted)
     assert [p.text for p in menu.iter("Play") if "/ti/" in (p.text or "")] == [urls["language_choice"]]
-    languages = ivr(restarted, "languages", "status").output
+    languages = command(restarted, "languages", "status").output
     assert "ti (Tigrinya, draft): offered (fresh audio for every prompt)" in languages
 
     # A text edited after its recording: the recording is stale, and Tigrinya is withdrawn at once.

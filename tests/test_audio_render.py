@@ -12,6 +12,7 @@ import responses
 from ivr.cli import cli
 from ivr.services import services
 from tests.helpers.audio import GTTS_URL, SOME, check_consistent, decode, gtts_mp3, make_voice, mock_google
+from tests.helpers.prompts import edit_text
 
 
 @pytest.fixture(scope="module")
@@ -19,20 +20,9 @@ def library_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("rendered") / "audio"
 
 
-@pytest.fixture
-def app_config(app_config: dict[str, object]) -> dict[str, object]:
-    return {**app_config, "FLOW_RELOAD_SECONDS": 0, "TTS_BACKOFF": 0}
-
-
 @pytest.fixture(scope="module")
 def mp3() -> bytes:
     return gtts_mp3(0.8)
-
-
-@pytest.fixture
-def ivr(app):  # type: ignore[no-untyped-def]
-    runner = app.test_cli_runner()
-    return lambda *args: runner.invoke(cli, list(args))
 
 
 @pytest.fixture
@@ -48,13 +38,6 @@ def statuses(app, lang: str = "en-GB") -> dict[str, tuple[str, str | None]]:  # 
         r.prompt_id + ("@slow" if r.slow else ""): (r.state, r.source)
         for r in services(app).audio.status(flow, lang)
     }
-
-
-def edit_text(prompts_dir: Path, old: str, new: str) -> None:
-    path = prompts_dir / "en-GB.yaml"
-    text = path.read_text()
-    assert old in text
-    path.write_text(text.replace(old, new))
 
 
 def test_render_fills_the_library_then_has_nothing_to_do(app, ivr, google, flow, library_template) -> None:
@@ -107,7 +90,7 @@ def test_an_edited_text_is_rendered_again_alone(app, ivr, rendered, google, prom
     assert "1 rendered" in result.output
     assert google.texts() == ["This is the main menu."]
     assert statuses(app) == before
-    history = services(app).audio.history("main_menu_intro", "en-GB")
+    history = services(app).audio.history(services(app).live.current().flow, "main_menu_intro", "en-GB")
     assert [(v.current, v.fresh) for v in history] == [(True, True), (False, False)]
 
 

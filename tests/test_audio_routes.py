@@ -13,19 +13,10 @@ from ivr.audio.library import AudioLibrary
 from ivr.line.simulator import Call
 from ivr.services import services
 from tests.helpers.audio import import_in_shell, make_voice
+from tests.helpers.prompts import edit_text
 from tests.helpers.twilio import TOKEN, post_signed, twiml
 
 WELCOME = "Derbyshire Victim Services: the trafficking help line."
-
-
-@pytest.fixture
-def app_config(app_config: dict[str, object]) -> dict[str, object]:
-    return {**app_config, "FLOW_RELOAD_SECONDS": 0}
-
-
-@pytest.fixture
-def lib(app) -> AudioLibrary:
-    return services(app).audio
 
 
 @pytest.fixture
@@ -33,11 +24,6 @@ def welcome(app, lib, flow, tmp_path: Path) -> str:
     """Import a recording of the welcome; return its path under /audio/."""
     take = make_voice(tmp_path / "takes" / "welcome.m4a", seconds=1.2)
     return lib.import_recording(flow, "welcome", "en-GB", take, "welcome.m4a").url
-
-
-def edit_text(prompts_dir: Path, old: str, new: str) -> None:
-    path = prompts_dir / "en-GB.yaml"
-    path.write_text(path.read_text().replace(old, new))
 
 
 def test_fresh_audio_plays_with_an_absolute_url(call, welcome: str) -> None:
@@ -138,14 +124,14 @@ def test_a_configured_public_url_wins(app_config, tmp_path: Path) -> None:
 
 def test_slow_lookups_need_slow_audio(app, lib, flow, tmp_path: Path, welcome: str) -> None:
     with app.test_request_context("/voice"):
-        assert lib.lookup("welcome", "en-GB", False) == "http://localhost" + welcome
-        assert lib.lookup("welcome", "en-GB", True) is None
+        assert lib.urls(flow)("welcome", "en-GB", False) == "http://localhost" + welcome
+        assert lib.urls(flow)("welcome", "en-GB", True) is None
     take = make_voice(tmp_path / "slow" / "welcome.wav", seconds=2.5)
     slow = lib.import_recording(flow, "welcome", "en-GB", take, "welcome.wav", slow=True).url
     with app.test_request_context("/voice"):
-        assert lib.lookup("welcome", "en-GB", True) == "http://localhost" + slow
-        assert lib.lookup("welcome", "en-GB", False) == "http://localhost" + welcome
-    assert lib.lookup("welcome", "en-GB", False) is None  # no request, no public URL: <Say>
+        assert lib.urls(flow)("welcome", "en-GB", True) == "http://localhost" + slow
+        assert lib.urls(flow)("welcome", "en-GB", False) == "http://localhost" + welcome
+    assert lib.urls(flow)("welcome", "en-GB", False) is None  # no request, no public URL: <Say>
 
 
 def test_a_file_deleted_by_hand_is_not_played(app, call, welcome: str) -> None:

@@ -7,21 +7,7 @@ import io
 from html.parser import HTMLParser
 from pathlib import Path
 
-import pytest
-
-from ivr.cli import cli
 from tests.helpers.audio import make_voice
-
-
-@pytest.fixture
-def app_config(app_config: dict[str, object]) -> dict[str, object]:
-    return {**app_config, "FLOW_RELOAD_SECONDS": 0}
-
-
-@pytest.fixture
-def ivr(app):  # type: ignore[no-untyped-def]
-    runner = app.test_cli_runner()
-    return lambda *args: runner.invoke(cli, list(args))
 
 
 def read_csv(path: Path) -> dict[str, dict[str, str]]:

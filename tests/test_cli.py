@@ -59,6 +59,7 @@ def test_simulate_signs_its_requests(app) -> None:
 def test_serve_answers_calls_on_the_embedded_defaults(tmp_path: Path) -> None:
     """`ivr serve`, as the README's first command runs it: no settings, a call gets TwiML."""
     import os
+    import shutil
     import socket
     import subprocess
     import sys
@@ -72,6 +73,7 @@ def test_serve_answers_calls_on_the_embedded_defaults(tmp_path: Path) -> None:
         port = probe.getsockname()[1]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("IVR_", "TWILIO_"))}
     env["PYTHONPATH"] = str(ROOT)
+    shutil.copytree(ROOT / "prompts", tmp_path / "prompts")  # a deployment's folder: prompts/ beside it
     server = subprocess.Popen(
         [sys.executable, "-m", "ivr", "serve", "--port", str(port)],
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

@@ -9,6 +9,7 @@ import pytest
 from ivr import create_app
 from ivr.checks import load, load_valid
 from ivr.flow import FlowError
+from tests.helpers.prompts import edit
 from tests.helpers.twilio import ROOT
 
 
@@ -19,13 +20,6 @@ def test_shipped_flow_is_valid() -> None:
     assert flow.start == "greeting"
 
 
-def edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text()
-    assert old in text, f"{old!r} not in {path.name}"
-    path.write_text(text.replace(old, new, 1))
-
-
-# Each case: (file, text to replace, replacement, words the problem must contain)
 FAULTS = [
     ("flow.yaml", "goto: learn_menu}", "goto: nowhere}", ["main_menu", "unknown node 'nowhere'"]),
     ("flow.yaml", "say: [help_intro]", "say: [no_such_prompt]", ["help_menu", "'no_such_prompt' is missing"]),

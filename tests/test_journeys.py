@@ -10,8 +10,10 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import MetaData, Table, inspect, select
 
+from ivr import create_app
 from ivr.cli import cli
 from ivr.journeys import events as journey_events
 from ivr.journeys.store import JourneyStore, events, utcnow
@@ -221,15 +223,20 @@ def test_purge_deletes_events_older_than_the_retention(journey_app) -> None:
     assert [r["call_key"] for r in rows_of(journey_app)] == ["k0"]
 
 
-def test_purge_reads_the_retention_from_the_config(journey_app) -> None:
+def test_purge_reads_the_retention_from_the_config(
+    app_config, store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("IVR_RETENTION_DAYS", "7")
+    journey_app = create_app({**app_config, "DATABASE_URL": store_url})
     old_events(journey_app, [1, 8, 31])
-    journey_app.config["RETENTION_DAYS"] = 7
     result = journey_app.test_cli_runner().invoke(cli, ["journeys", "purge"])
     assert result.exit_code == 0, result.output
     assert "deleted 2 journey event(s) older than 7 day(s)" in result.output
-    journey_app.config["RETENTION_DAYS"] = "soon"
-    result = journey_app.test_cli_runner().invoke(cli, ["journeys", "purge"])
-    assert result.exit_code != 0 and "IVR_RETENTION_DAYS" in result.output
+    services(journey_app).engine.dispose()
+    monkeypatch.setenv("IVR_RETENTION_DAYS", "soon")
+    result = CliRunner().invoke(cli, ["journeys", "purge"])
+    assert result.exit_code == 1
+    assert "Error: IVR_RETENTION_DAYS must be a whole number, not 'soon'" in result.output
     result = journey_app.test_cli_runner().invoke(cli, ["journeys", "purge", "--older-than", "0"])
     assert result.exit_code != 0
 

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import create_engine
 
-from ivr.journeys import report
+from ivr.journeys import charts, report
 from ivr.journeys.events import EVENTS
 from ivr.journeys.store import JourneyStore
 
@@ -76,6 +76,6 @@ def test_figures_always_add_up(calls) -> None:
     attempts = sum(1 for _, _, event, *_ in rows if event == "transfer_attempted")
     assert figs.transfers_attempted == attempts
     assert all(seconds >= 0 for seconds in figs.seconds_to_first_transfer)
-    for chart in (report.svg_funnel, report.svg_flow, report.svg_calls_per_day, report.svg_menus):
+    for chart in (charts.svg_funnel, charts.svg_flow, charts.svg_calls_per_day, charts.svg_menus):
         assert chart(figs).startswith("<svg")
     assert report.to_csv(figs).startswith("figure,item,detail,value")

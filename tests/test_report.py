@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 import pytest
 
 from ivr.cli import cli
-from ivr.journeys import report
+from ivr.journeys import charts, report
 from ivr.journeys.report import Figures, MenuKeys, NodeCount
 from ivr.journeys.store import events
 from ivr.line.simulator import run
@@ -186,7 +186,7 @@ def test_figures_of_an_empty_database(journey_app) -> None:
     figs = report.figures(services(journey_app).engine)
     assert figs.calls == 0 and figs.nodes == [] and figs.median_seconds_to_first_transfer is None
     assert "No calls" in report.to_text(figs)
-    for chart in (report.svg_funnel, report.svg_flow, report.svg_calls_per_day, report.svg_menus):
+    for chart in (charts.svg_funnel, charts.svg_flow, charts.svg_calls_per_day, charts.svg_menus):
         svg = chart(figs)
         assert "no calls yet" in svg and ET.fromstring(svg).tag == SVG + "svg"
 
@@ -274,16 +274,16 @@ def texts(svg: str) -> list[str]:
 
 def test_svg_charts_show_the_counts() -> None:
     figs = report.from_rows(as_rows(known_events()))
-    funnel = texts(report.svg_funnel(figs))
+    funnel = texts(charts.svg_funnel(figs))
     assert "greeting" in funnel and "4 (100%), ended here 1" in funnel
     assert "3 (75%), ended here 0" in funnel
-    flow = texts(report.svg_flow(figs))
+    flow = texts(charts.svg_flow(figs))
     assert "greeting (4)" in flow and "main_menu (3)" in flow and "3" in flow
-    days = texts(report.svg_calls_per_day(figs))
+    days = texts(charts.svg_calls_per_day(figs))
     assert "02 Mar" in days and "04 Mar" in days
-    menus = texts(report.svg_menus(figs))
+    menus = texts(charts.svg_menus(figs))
     assert "main_menu" in menus and "0:2 1:1 | wrong 1 | silent 2" in menus
-    bars = texts(report.svg_bars(figs.transfer_outcomes.items(), title="Transfer outcomes"))
+    bars = texts(charts.svg_bars(figs.transfer_outcomes.items(), title="Transfer outcomes"))
     assert bars[0] == "Transfer outcomes" and "no outcome" in bars and "1" in bars
 
 
@@ -299,17 +299,17 @@ def test_svg_escapes_every_label(label: str) -> None:
         menus=[MenuKeys(label, {"1": 2}, {"9": 1}, silences=1)],
     )
     for svg in (
-        report.svg_funnel(figs),
-        report.svg_flow(figs),
-        report.svg_bars([(label, 3)], title=label),
-        report.svg_calls_per_day(figs),
-        report.svg_menus(figs),
+        charts.svg_funnel(figs),
+        charts.svg_flow(figs),
+        charts.svg_bars([(label, 3)], title=label),
+        charts.svg_calls_per_day(figs),
+        charts.svg_menus(figs),
     ):
         root = ET.fromstring(svg)
         assert not [e for e in root.iter() if e.tag.endswith("script")]
         if label in ("<script>alert(1)</script>", "x & y"):
             assert label not in svg
-    assert label in texts(report.svg_bars([(label, 3)], title="t"))
+    assert label in texts(charts.svg_bars([(label, 3)], title="t"))
 
 
 def test_report_cli(journey_app) -> None:

@@ -15,12 +15,6 @@ from tests.helpers.twilio import post_signed, sign, twiml
 GATHER = "/voice/gather?node=main_menu&lang=en-GB&s=0&i=0"
 
 
-@pytest.fixture
-def app_config(app_config: dict[str, object]) -> dict[str, object]:
-    """Look at the prompt files on every request, so that an edit is seen at once."""
-    return {**app_config, "FLOW_RELOAD_SECONDS": 0}
-
-
 def says(root) -> str:  # type: ignore[no-untyped-def]
     """Return everything a TwiML document says, as one text."""
     return " ".join("".join(e.itertext()) for e in root.iter("Say"))

@@ -9,7 +9,8 @@ from flask_login import current_user, login_user, logout_user
 from werkzeug.wrappers import Response
 
 from ..services import services
-from . import bp, users
+from . import users
+from .console import bp
 
 
 def _safe_next(target: str | None) -> str:

@@ -7,9 +7,9 @@ from datetime import UTC, date, datetime, timedelta
 from flask import Response, render_template, request
 from markupsafe import Markup
 
-from ..journeys import report
+from ..journeys import charts, report
 from ..services import services
-from . import bp, require
+from .console import bp, require
 
 PERIODS = {"1": 1, "7": 7, "30": 30, "365": 365}
 
@@ -27,13 +27,13 @@ def figures() -> str:
     days, since = _since()
     flow = services().live.current().flow
     figs = report.figures(services().engine, since=since, flow=flow)
-    # The charts escape every label they draw (ivr/report.py), so they go into the page as markup.
+    # The charts escape every label they draw (ivr/journeys/charts.py), so they go into the page as markup.
     svgs = {
-        "per_day": report.svg_calls_per_day(figs),
-        "funnel": report.svg_funnel(figs),
-        "flow": report.svg_flow(figs),
-        "endings": report.svg_bars(sorted(figs.end_statuses.items()), title="How calls ended"),
-        "transfers": report.svg_bars(sorted(figs.transfer_outcomes.items()), title="Transfers to Refuge"),
+        "per_day": charts.svg_calls_per_day(figs),
+        "funnel": charts.svg_funnel(figs),
+        "flow": charts.svg_flow(figs),
+        "endings": charts.svg_bars(sorted(figs.end_statuses.items()), title="How calls ended"),
+        "transfers": charts.svg_bars(sorted(figs.transfer_outcomes.items()), title="Transfers to Refuge"),
     }
     return render_template(
         "admin/figures.html",

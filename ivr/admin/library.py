@@ -15,7 +15,7 @@ from ..audio.library import IMPORT_EXTENSIONS, AudioError, AudioLibrary
 from ..flow import Flow
 from ..flow.queries import declared_languages
 from ..services import services
-from . import bp
+from .console import bp
 from .review import readable
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,8 @@ from ..flow import Flow, Node
 from ..flow.catalogue import PLACEHOLDER
 from ..flow.queries import declared_languages
 from ..services import services
-from . import bp, diagram, require
+from . import diagram
+from .console import bp, require
 
 KIND_WORDS = {
     "menu": "Menu: waits for a key",

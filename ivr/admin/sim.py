@@ -13,7 +13,7 @@ from werkzeug.exceptions import BadRequest
 from ..line.simulator import DIAL_OUTCOMES, Call, Turn
 from ..line.twiml import KEYS
 from ..services import services
-from . import bp
+from .console import bp
 
 SID = re.compile(r"^CA[0-9a-f]{32}$")
 PENDING = re.compile(r"^/voice/(gather|dial)\?[A-Za-z0-9_=&%.+-]{0,300}$")

@@ -1,4 +1,7 @@
-"""The `ivr` command: serve, check, simulate, and the staff and admin tools, one module a group.
+"""The `ivr` command: serve, check, simulate, and the staff and admin tools.
+
+Owns one module a command group: `serve`, `check`, `simulate`, `db`, `users`, `journeys`
+(purge and report), `languages`, `prompts`.
 
 May import: every package of `ivr`; nothing imports `ivr.cli`.
 """

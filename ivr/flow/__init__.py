@@ -5,7 +5,7 @@ numbers (`parse`, `catalogue`, `yamlfile`), and the questions every part asks of
 (`queries`: prompts heard where, language order, speech length, says-999; `languages`:
 which languages callers are offered; `speech`: spoken answers).
 
-May import: nothing else of `ivr` (an import-linter contract in the tests keeps it so).
+May import: nothing else of `ivr`, and no web or database library (import-linter keeps it so).
 Whether a flow may serve is not decided here but in `ivr.checks`.
 """
 

@@ -1,13 +1,18 @@
-"""Server-side SVG charts of journey figures: pure functions returning SVG text, every label escaped."""
+"""Server-side SVG charts of journey figures: pure functions returning SVG text, every label escaped.
+
+charts.svg_funnel(figs)      # reach and drop-off per node
+charts.svg_flow(figs)        # the paths callers take
+charts.svg_calls_per_day(figs)
+charts.svg_menus(figs)       # keys, wrong keys and silences per menu
+charts.svg_bars(figs.transfer_outcomes.items(), title="Transfer outcomes")
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from html import escape
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from .report import Figures
+from .report import Figures
 
 FONT = 'font-family="system-ui, sans-serif" font-size="12"'
 BAR = "#3465a4"

@@ -5,11 +5,8 @@ The admin page and `ivr report` share this API:
     figs = report.figures(engine, since=date(2026, 1, 1), flow=flow)
     report.to_csv(figs)          # CSV text, one figure a row
     report.to_text(figs)         # the plain-text report `ivr report` prints
-    report.svg_funnel(figs)      # SVG strings, all text escaped, ready to embed
-    report.svg_flow(figs)
-    report.svg_calls_per_day(figs)
-    report.svg_menus(figs)       # keys, wrong keys and silences per menu
-    report.svg_bars(figs.transfer_outcomes.items(), title="Transfer outcomes")
+
+and `ivr.journeys.charts` draws them as SVG.
 """
 
 from __future__ import annotations
@@ -22,15 +19,11 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, func, inspect, select
 
-from .charts import svg_bars, svg_calls_per_day, svg_flow, svg_funnel, svg_menus
+from ..flow import Flow
 from .store import COLUMNS, Row, events
-
-if TYPE_CHECKING:
-    from ..flow import Flow
 
 __all__ = [
     "Figures",
@@ -38,11 +31,6 @@ __all__ = [
     "NodeCount",
     "figures",
     "from_rows",
-    "svg_bars",
-    "svg_calls_per_day",
-    "svg_flow",
-    "svg_funnel",
-    "svg_menus",
     "to_csv",
     "to_text",
 ]

@@ -41,6 +41,9 @@ from .events import EVENTS, KEYS
 
 log = logging.getLogger(__name__)
 
+# The writer waits this long for another process's schema change before it drops the batch.
+WRITER_SCHEMA_WAIT_MS = 2000
+
 NODE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 LANG = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,2}")
 OUTCOME = re.compile(r"[a-z][a-z-]{0,19}")
@@ -177,9 +180,9 @@ class JourneyStore:
         """Return how many events this process wrote, dropped, and has waiting."""
         return {"written": self.written, "dropped": self.dropped, "queued": len(self._pending)}
 
-    def ensure_schema(self) -> None:
+    def ensure_schema(self, wait_ms: int = db.SCHEMA_LOCK_MS) -> None:
         """Create the tables if they are missing (idempotent)."""
-        db.upgrade(self.engine)
+        db.upgrade(self.engine, wait_ms)
         self._schema_ready = True
 
     def purge(self, older_than_days: int) -> int:
@@ -255,7 +258,7 @@ class JourneyStore:
 
     def _write(self, rows: list[Row]) -> None:
         if not self._schema_ready:
-            self.ensure_schema()
+            self.ensure_schema(wait_ms=WRITER_SCHEMA_WAIT_MS)
         dialect = self.engine.dialect
         with self.engine.begin() as connection:
             if dialect.name == "sqlite":

@@ -1,0 +1,23 @@
+"""gunicorn settings for the line: `gunicorn -c deploy/gunicorn.conf.py 'ivr:create_app()'`.
+
+Threaded workers, one per core: a webhook costs well under a millisecond of CPU, and the threads
+serve Twilio's keep-alive connections side by side. Behind the TLS proxy the README describes.
+"""
+
+import os
+
+bind = os.environ.get("IVR_BIND", "127.0.0.1:8000")
+workers = int(os.environ.get("IVR_WORKERS", os.cpu_count() or 2))
+worker_class = "gthread"
+threads = 4
+# Twilio waits 15 s for a webhook; a request that takes longer is already lost to the caller.
+timeout = 30
+graceful_timeout = 20
+keepalive = 75  # Twilio keeps connections open between the webhooks of a call
+
+# The access log names the path, never the query string: a GET webhook carries the caller's
+# number there (From=%2B44...). The line's own log masks numbers too (ivr/logs.py).
+accesslog = "-"
+access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms'
+errorlog = "-"
+loglevel = os.environ.get("IVR_LOG_LEVEL", "info").lower()
