@@ -37,5 +37,4 @@ trap "ivr_pg_stop; ${ivr_pg_prev_trap:-:}" EXIT
 ivr_pg_as "$IVR_PG_BIN/createdb" --host 127.0.0.1 --port "$IVR_PG_PORT" --username postgres ivr_test
 
 export IVR_TEST_POSTGRES_URL="postgresql+psycopg://postgres@127.0.0.1:$IVR_PG_PORT/ivr_test"
-export IVR_REQUIRE_POSTGRES=1
 echo "PostgreSQL for the tests: $IVR_TEST_POSTGRES_URL"

@@ -64,9 +64,9 @@ def make_app(folder: Path, name: str, database_url: str, journeys: bool) -> Flas
             "DATABASE_URL": database_url,
             "JOURNEYS": 1 if journeys else 0,
             "FLOW_RELOAD_SECONDS": 3600,
+            "INSTANCE_DIR": str(folder / f"instance-{name}"),
         }
     )
-    app.instance_path = str(folder / f"instance-{name}")
     return app
 
 

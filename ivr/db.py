@@ -6,12 +6,17 @@ creates what is missing. A shared lower layer: it imports nothing else of `ivr`.
 
 from __future__ import annotations
 
+import logging
+import random
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, MetaData, create_engine, event, inspect, text
 
+log = logging.getLogger(__name__)
 metadata = MetaData()
 # A webhook's writer never waits long for SQLite's file lock: a busy file drops a batch, counted.
 BUSY_TIMEOUT_MS = 500
@@ -38,8 +43,8 @@ def make_engine(url: str) -> Engine:
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
             cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            _use_wal(cursor)
             cursor.close()
 
         return engine
@@ -50,6 +55,25 @@ def make_engine(url: str) -> Engine:
     return create_engine(
         url, pool_pre_ping=True, pool_size=5, max_overflow=5, pool_timeout=1, connect_args=connect_args
     )
+
+
+def _use_wal(cursor: sqlite3.Cursor, seconds: float = BUSY_TIMEOUT_MS / 1000) -> bool:
+    """Switch a SQLite file to write-ahead logging (once: it stays so); tell whether it is on.
+
+    The switch needs the file to itself, and SQLite answers "locked" at once rather than waiting
+    while other connections are opening it (several workers on a fresh file): try again briefly,
+    then go on without it. WAL only lets readers and the writer work side by side; a connection
+    works either way, and the next one switches the file.
+    """
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return str(cursor.execute("PRAGMA journal_mode=WAL").fetchone()[0]).lower() == "wal"
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                log.info("SQLite stays in its journal mode for now: %s", exc)
+                return False
+            time.sleep(random.uniform(0.002, 0.02))
 
 
 def upgrade(engine: Engine, wait_ms: int = SCHEMA_LOCK_MS) -> list[str]:

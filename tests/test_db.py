@@ -8,22 +8,23 @@ from pathlib import Path
 from sqlalchemy import inspect
 
 from ivr import db
-from ivr.admin import users  # noqa: F401 - and so do the console's accounts
-from ivr.journeys import store  # noqa: F401 - the journey store declares its tables on db.metadata
+from ivr.admin import users  # noqa: F401 - the console's accounts declare their table on db.metadata
+from ivr.journeys import store  # noqa: F401 - and so does the journey store
 
 
-def test_workers_creating_the_schema_together_all_succeed(tmp_path: Path) -> None:
+def test_workers_creating_the_schema_together_all_succeed(store_url: str, tmp_path: Path) -> None:
     """gunicorn's workers start together on a fresh database: none may fail creating a table."""
     for trial in range(5):
-        url = f"sqlite:///{tmp_path / f'race{trial}.db'}"
+        url = store_url if store_url.startswith("postgresql") else f"sqlite:///{tmp_path / f'race{trial}.db'}"
         engines = [db.make_engine(url) for _ in range(6)]
         barrier = threading.Barrier(len(engines))
         errors: list[BaseException] = []
+        created: list[list[str]] = []
 
-        def create(engine, barrier=barrier, errors=errors) -> None:  # type: ignore[no-untyped-def]
+        def create(engine, barrier=barrier, errors=errors, created=created) -> None:  # type: ignore[no-untyped-def]
             barrier.wait()
             try:
-                db.upgrade(engine)
+                created.append(db.upgrade(engine))
             except Exception as exc:  # noqa: BLE001 - collected and reported below
                 errors.append(exc)
 
@@ -34,5 +35,9 @@ def test_workers_creating_the_schema_together_all_succeed(tmp_path: Path) -> Non
             thread.join()
         assert not errors, errors
         assert set(db.metadata.tables) <= set(inspect(engines[0]).get_table_names())
+        # One worker created the tables; the others waited for it and found nothing left to do.
+        assert sorted(map(len, created)) == [0] * (len(engines) - 1) + [len(db.metadata.tables)]
+        if url == store_url:
+            db.metadata.drop_all(engines[0])
         for engine in engines:
             engine.dispose()

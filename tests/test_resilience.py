@@ -98,7 +98,7 @@ def test_broken_prompt_files_keep_the_last_good_flow(app, client, prompts_dir, c
     heard = assert_menu_serves(client)
 
     breakage(prompts_dir)
-    with caplog.at_level(logging.ERROR, logger="ivr.live"):
+    with caplog.at_level(logging.ERROR, logger="ivr.line.live"):
         assert assert_menu_serves(client) == heard
 
     assert live.current().flow.version == version
@@ -125,7 +125,7 @@ def test_a_fixed_edit_is_served_after_a_broken_one(app, client, prompts_dir) -> 
 @pytest.mark.parametrize("store", [BrokenStore, LockedStore], ids=["store-down", "store-locked"])
 def test_a_failing_journey_store_never_stops_a_call(app, client, caplog, store) -> None:
     services(app).journeys = store()
-    with caplog.at_level(logging.WARNING, logger="ivr.voice"):
+    with caplog.at_level(logging.WARNING, logger="ivr.line.voice"):
         assert_menu_serves(client)
         dial = twiml(post_signed(client, GATHER, {"CallSid": "CA1", "Digits": "0"}))
         assert dial.find("Dial/Number") is not None
