@@ -38,7 +38,10 @@ MAX_WEBHOOK_BYTES = 64 * 1024
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
-    """Build the app; refuse to start (SettingsError, FlowError) on a setting or flow that cannot serve."""
+    """Build the app; refuse to start (SettingsError) only on a setting that cannot be used.
+
+    A refused flow does not stop it: the line serves the last good flow, or the last resort.
+    """
     settings = Settings.from_env(overrides=test_config).with_secret()
     app = Flask(__name__, instance_path=str(settings.instance_dir))
     logs.configure(settings.log_level, settings.log_json)
@@ -62,9 +65,19 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     _register_errors(app)
 
     @app.get("/health")
-    def health() -> dict[str, str]:
-        """Tell a load balancer the service answers, and which flow version is live."""
-        return {"status": "ok", "flow": services().live.current().flow.version}
+    def health() -> dict[str, Any]:
+        """Tell a load balancer the service answers; tell monitoring what it serves, and why if degraded."""
+        live = services().live
+        version = live.current().flow.version
+        body: dict[str, Any] = {"status": "degraded" if live.degraded else "ok", "flow": version}
+        body["serving"] = live.source
+        if live.problems:
+            body["on_disk"] = {
+                "refused": True,
+                "problems": len(live.problems),
+                "first": [str(p) for p in live.problems[:10]],
+            }
+        return body
 
     return app
 
@@ -74,7 +87,7 @@ def _services(app: Flask, settings: Settings) -> Services:
     audio = AudioLibrary(
         settings.audio_dir, public_url=settings.public_url, check_seconds=settings.flow_reload_seconds
     )
-    live = LiveFlow(prompts_folder(settings), audio, settings.flow_reload_seconds)
+    live = LiveFlow(prompts_folder(settings), audio, settings.flow_reload_seconds, settings.instance_dir)
     log.info(
         "flow version %s is live (%d nodes)", live.current().flow.version, len(live.current().flow.nodes)
     )

@@ -140,3 +140,10 @@ def _add_missing_columns(connection: Connection, existing: set[str]) -> list[str
                 index.create(connection, checkfirst=True)
                 added.append(f"{name}: index {index.name}")
     return added
+
+
+def describe(error: BaseException) -> str:
+    """Name a database error by its type and first line, without the SQL parameters SQLAlchemy appends."""
+    inner = getattr(error, "orig", None) or error
+    first = str(inner).strip().splitlines()[0] if str(inner).strip() else ""
+    return f"{type(inner).__name__}: {first[:200]}"

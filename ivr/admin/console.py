@@ -12,6 +12,7 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.exc import SQLAlchemyError
 
+from ..db import describe
 from ..services import services
 from . import users
 
@@ -51,8 +52,10 @@ def ensure_tables(app: Flask) -> bool:
         return True
     try:
         users.users.create(found.engine, checkfirst=True)
-    except SQLAlchemyError:
-        log.warning("the accounts table cannot be checked now; the console will try again", exc_info=True)
+    except SQLAlchemyError as error:
+        log.warning(
+            "the accounts table cannot be checked now (%s); the console will try again", describe(error)
+        )
         return False
     found.admin_tables = True
     return True

@@ -1,23 +1,49 @@
 """Parse prompts/flow.yaml and the catalogues beside it into a Flow, every fault a Problem.
 
-Parsing builds what can be built and reports the rest with file and line; it never decides
-whether a flow may serve (that is `ivr.checks`).
+Parsing builds what can be built and reports the rest with file and line: a value of the
+wrong type is a problem at the line of its key, never an exception. It never decides whether
+a flow may serve (that is `ivr.checks`).
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from . import yamlfile
+from . import fields, yamlfile
 from .catalogue import Catalogue, Language, load_language
+from .fields import kind_of
 from .model import ACTIONS, KINDS, Contact, Flow, GlobalKey, Limits, Node, Option, Problem, Voice, display
+from .yamlfile import LineDict
 
 FLOW_FILE = "flow.yaml"
+FLOW_FIELDS = (
+    "start",
+    "emergency_prompt",
+    "on_limit",
+    "safe_say",
+    "default_language",
+    "limits",
+    "system_prompts",
+    "global_keys",
+    "languages",
+    "contacts",
+    "nodes",
+)
+CONTACT_FIELDS = ("name", "spoken", "e164")
+KEY_FIELDS = ("action", "node")
+VOICE_FIELDS = ("say_voice", "say_language", "speech_language", "gtts")
+GTTS_FIELDS = ("lang", "tld", "slow")
+NODE_FIELDS = ("kind", "say", "options", "next", "contact", "on_answered", "on_failed", "failed_say", "back")
+OPTION_FIELDS = ("say", "goto", "lang")
+DEFAULT_LANGUAGE = "en-GB"
+
+# (line, node id or None, reason)
+Found = Callable[[int | None, str | None, str], None]
 
 
 def parse(prompts_dir: Path) -> tuple[Flow | None, list[Problem]]:
@@ -28,149 +54,245 @@ def parse(prompts_dir: Path) -> tuple[Flow | None, list[Problem]]:
         data, raw = yamlfile.load(path)
     except yamlfile.YamlError as exc:
         return None, [Problem(fname, exc.line, None, exc.reason)]
-    if not isinstance(data, yamlfile.LineDict):
-        return None, [Problem(fname, 1, None, "the flow must be a mapping")]
+    if not isinstance(data, LineDict):
+        return None, [Problem(fname, 1, None, f"the flow must be a mapping, not {kind_of(data)}")]
     problems: list[Problem] = []
 
     def problem(line: int | None, node: str | None, reason: str) -> None:
         problems.append(Problem(fname, line, node, reason))
 
+    def report(line: int | None, reason: str) -> None:
+        problems.append(Problem(fname, line, None, reason))
+
+    fields.unknown(data, FLOW_FIELDS, report)
+    languages, version = _catalogues(prompts_dir, raw, problems)
+    contacts = _contacts(data, report)
+    global_keys = _global_keys(data, report)
+    voices = _voices(data, report)
+    limits = _limits(data, report)
+    system_prompts = _system_prompts(data, report)
+    nodes = _nodes(data, problem)
+
+    safe_say = _prompt_list(data, "safe_say", report)
+    if safe_say == ():
+        report(data.line_of("safe_say"), "'safe_say' must list what a caller hears if anything fails")
+    for required, what in (("start", "a node"), ("emergency_prompt", "a prompt"), ("on_limit", "a node")):
+        value = data.get(required)
+        if not isinstance(value, str) or not value:
+            shown = "" if value is None else f", not {kind_of(value)}"
+            report(data.line_of(required), f"'{required}' must name {what}{shown}")
+    default = fields.text(data, "default_language", report, "a language code, e.g. en-GB")
+    if problems and not nodes:
+        return None, problems
+
+    start = _str(data.get("start"))
+    flow = Flow(
+        start=start,
+        nodes=_with_parents(nodes, start, global_keys),
+        contacts=contacts,
+        global_keys=global_keys,
+        voices=voices,
+        limits=limits,
+        system_prompts=system_prompts,
+        emergency_prompt=_str(data.get("emergency_prompt")),
+        on_limit=_str(data.get("on_limit")),
+        safe_say=safe_say or (),
+        catalogue=Catalogue(languages, {c.id: c.spoken for c in contacts.values()}),
+        path=path,
+        version=version,
+        default_language=default or DEFAULT_LANGUAGE,
+    )
+    return flow, problems
+
+
+def _catalogues(prompts_dir: Path, raw: bytes, problems: list[Problem]) -> tuple[dict[str, Language], str]:
+    """Read every catalogue beside the flow; return them and the version of all the files together."""
     languages: dict[str, Language] = {}
     digest = hashlib.sha256(raw)
     for cat_path in sorted(prompts_dir.glob("*.yaml")):
         if cat_path.name == FLOW_FILE:
             continue
         language, cat_problems = load_language(cat_path)
-        digest.update(cat_path.read_bytes() if language else b"")
         problems += [Problem(display(cat_path), line, None, reason) for line, reason in cat_problems]
-        if language:
-            languages[language.code] = language
+        if language is None:
+            continue
+        try:
+            digest.update(cat_path.read_bytes())
+        except OSError as exc:  # removed or unreadable since it was read a moment ago
+            problems.append(Problem(display(cat_path), None, None, f"cannot read the file: {exc.strerror}"))
+            continue
+        languages[language.code] = language
+    return languages, digest.hexdigest()[:12]
 
+
+def _contacts(data: LineDict, report: fields.Report) -> dict[str, Contact]:
     contacts: dict[str, Contact] = {}
-    for cid, spec in _mapping(data, "contacts", problem).items():
-        line = data["contacts"].line_of(cid)
-        if not isinstance(spec, dict) or "spoken" not in spec:
-            problem(line, None, f"contact {cid!r} needs 'spoken', the number as it is published")
+    specs = fields.mapping(data, "contacts", report)
+    for cid, spec in specs.items():
+        line = specs.line_of(cid)
+        where = f"contact {cid!r}: "
+        if not isinstance(spec, LineDict):
+            report(line, f"{where}must be a mapping of name, spoken and e164, not {kind_of(spec)}")
             continue
-        e164 = spec.get("e164")
-        contacts[str(cid)] = Contact(
-            id=str(cid),
-            name=str(spec.get("name", cid)),
-            spoken=str(spec["spoken"]),
-            e164=str(e164) if e164 is not None else None,
-            line=line,
-        )
+        fields.unknown(spec, CONTACT_FIELDS, report, where)
+        spoken = fields.text(spec, "spoken", report, 'the number as it is published, in quotes ("101")', where)
+        e164 = fields.text(spec, "e164", report, 'the number to dial, in quotes ("+44...")', where)
+        name = fields.text(spec, "name", report, "a text", where)
+        if spoken is None:
+            if spec.get("spoken") in (None, ""):
+                report(line, f"contact {cid!r} needs 'spoken', the number as it is published")
+            continue
+        contacts[str(cid)] = Contact(id=str(cid), name=name or str(cid), spoken=spoken, e164=e164, line=line)
+    return contacts
 
+
+def _global_keys(data: LineDict, report: fields.Report) -> dict[str, GlobalKey]:
     global_keys: dict[str, GlobalKey] = {}
-    for key, spec in _mapping(data, "global_keys", problem).items():
-        line = data["global_keys"].line_of(key)
-        action = spec.get("action") if isinstance(spec, dict) else None
-        if action not in ACTIONS:
-            problem(line, None, f"global key {key!r} needs an action: {', '.join(ACTIONS)}")
+    specs = fields.mapping(data, "global_keys", report)
+    for key, spec in specs.items():
+        line = specs.line_of(key)
+        name = fields.phone_key(key)
+        if name is None:
+            report(line, f"global key {key!r} is not a phone key: 0-9, * or #")
             continue
-        if str(key) not in "0123456789*#" or len(str(key)) != 1:
-            problem(line, None, f"global key {key!r} is not a phone key")
+        action = spec.get("action") if isinstance(spec, LineDict) else None
+        if not isinstance(spec, LineDict) or not isinstance(action, str) or action not in ACTIONS:
+            report(line, f"global key {name!r} needs an action: {', '.join(ACTIONS)}")
             continue
-        global_keys[str(key)] = GlobalKey(str(key), str(action), spec.get("node"))
+        where = f"global key {name!r}: "
+        fields.unknown(spec, KEY_FIELDS, report, where)
+        node = fields.text(spec, "node", report, "a node id", where)
+        if action == "goto" and node is None and spec.get("node") in (None, ""):
+            report(line, f"global key {name!r} goes to a node: give it 'node'")
+        global_keys[name] = GlobalKey(name, action, node)
+    return global_keys
 
+
+def _voices(data: LineDict, report: fields.Report) -> dict[str, Voice]:
     voices: dict[str, Voice] = {}
-    for code, spec in _mapping(data, "languages", problem).items():
-        spec = spec if isinstance(spec, dict) else {}
+    specs = fields.mapping(data, "languages", report)
+    for code, spec in specs.items():
+        where = f"language {code!r}: "
+        if spec is None:
+            spec = fields.empty()
+        elif not isinstance(spec, LineDict):
+            report(
+                specs.line_of(code),
+                f"{where}must be a mapping of {', '.join(VOICE_FIELDS)} ({{}} for none), not {kind_of(spec)}",
+            )
+            spec = fields.empty()
+        fields.unknown(spec, VOICE_FIELDS, report, where)
+        gtts_spec = fields.mapping(spec, "gtts", report, where)
+        fields.unknown(gtts_spec, GTTS_FIELDS, report, f"{where}gtts: ")
+        gtts: dict[str, Any] = {}
+        for name in ("lang", "tld"):
+            value = fields.text(gtts_spec, name, report, "a text", f"{where}gtts: ")
+            if value is not None:
+                gtts[name] = value
+        slow = fields.flag(gtts_spec, "slow", report, f"{where}gtts: ")
+        if slow is not None:
+            gtts["slow"] = slow
         voices[str(code)] = Voice(
-            say_voice=spec.get("say_voice"),
-            say_language=spec.get("say_language"),
-            gtts=dict(spec.get("gtts") or {}),
-            speech_language=spec.get("speech_language"),
+            say_voice=fields.text(spec, "say_voice", report, "a Twilio voice name, e.g. Polly.Amy", where),
+            say_language=fields.text(spec, "say_language", report, "a language code, e.g. en-GB", where),
+            gtts=gtts,
+            speech_language=fields.text(spec, "speech_language", report, "a language code", where),
         )
+    return voices
 
-    limit_spec = _mapping(data, "limits", problem)
-    limit_values: dict[str, int] = {}
-    for name, value in limit_spec.items():
+
+def _limits(data: LineDict, report: fields.Report) -> Limits:
+    spec = fields.mapping(data, "limits", report)
+    values: dict[str, int] = {}
+    for name, value in spec.items():
         if name not in Limits.__dataclass_fields__:
-            problem(limit_spec.line_of(name), None, f"unknown limit {name!r}")
+            report(spec.line_of(name), f"unknown limit {name!r}")
         elif not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 600:
-            problem(limit_spec.line_of(name), None, f"limit {name!r} must be a whole number from 1 to 600")
+            report(spec.line_of(name), f"limit {name!r} must be a whole number from 1 to 600")
         else:
-            limit_values[str(name)] = value
+            values[str(name)] = value
+    return Limits(**values)
 
+
+def _system_prompts(data: LineDict, report: fields.Report) -> dict[str, str]:
+    spec = fields.mapping(data, "system_prompts", report)
+    found: dict[str, str] = {}
+    for name, value in spec.items():
+        if not isinstance(value, str) or not value:
+            report(spec.line_of(name), f"system prompt {name!r} must name a prompt, not {kind_of(value)}")
+            continue
+        found[str(name)] = value
+    return found
+
+
+def _nodes(data: LineDict, problem: Found) -> dict[str, Node]:
     nodes: dict[str, Node] = {}
-    node_specs = _mapping(data, "nodes", problem)
-    for nid, spec in node_specs.items():
-        node = _parse_node(str(nid), spec, node_specs.line_of(nid), problem)
+    specs = data.get("nodes")
+    if not isinstance(specs, LineDict) or not specs:
+        shown = "" if specs is None or isinstance(specs, LineDict) else f", not {kind_of(specs)}"
+        problem(data.line_of("nodes"), None, f"'nodes' must be a mapping of at least one node{shown}")
+        return nodes
+    for nid, spec in specs.items():
+        node = _parse_node(str(nid), spec, specs.line_of(nid), problem)
         if node:
             nodes[node.id] = node
-
-    if not data.get("safe_say"):
-        problem(data.line_of("safe_say"), None, "'safe_say' must list what a caller hears if anything fails")
-    for required in ("start", "emergency_prompt", "on_limit"):
-        if not isinstance(data.get(required), str):
-            problem(
-                data.line_of(required),
-                None,
-                f"'{required}' must name a {'prompt' if required == 'emergency_prompt' else 'node'}",
-            )
-    if problems and not nodes:
-        return None, problems
-
-    flow = Flow(
-        start=str(data.get("start", "")),
-        nodes=_with_parents(nodes, str(data.get("start", "")), global_keys),
-        contacts=contacts,
-        global_keys=global_keys,
-        voices=voices,
-        limits=Limits(**limit_values),
-        system_prompts={str(k): str(v) for k, v in _mapping(data, "system_prompts", problem).items()},
-        emergency_prompt=str(data.get("emergency_prompt", "")),
-        on_limit=str(data.get("on_limit", "")),
-        safe_say=_prompt_list(data, "safe_say", None, problem),
-        catalogue=Catalogue(languages, {c.id: c.spoken for c in contacts.values()}),
-        path=path,
-        version=digest.hexdigest()[:12],
-        default_language=str(data.get("default_language", "en-GB")),
-    )
-    return flow, problems
+    return nodes
 
 
-def _parse_node(nid: str, spec: Any, line: int | None, problem: Any) -> Node | None:
-    if not isinstance(spec, yamlfile.LineDict):
-        problem(line, nid, "a node must be a mapping with a 'kind'")
+def _parse_node(nid: str, spec: Any, line: int | None, problem: Found) -> Node | None:
+    def report(at: int | None, reason: str) -> None:
+        problem(at, nid, reason)
+
+    if not isinstance(spec, LineDict):
+        report(line, f"a node must be a mapping with a 'kind', not {kind_of(spec)}")
         return None
     kind = spec.get("kind")
-    if kind not in KINDS:
-        problem(line, nid, f"kind {kind!r} is not one of {', '.join(KINDS)}")
+    if not isinstance(kind, str) or kind not in KINDS:
+        shown = repr(kind) if isinstance(kind, str) else kind_of(kind)
+        report(spec.line_of("kind") if "kind" in spec else line, f"kind {shown} is not one of {', '.join(KINDS)}")
         return None
-    known = {"kind", "say", "options", "next", "contact", "on_answered", "on_failed", "failed_say", "back"}
-    for extra in sorted(set(spec) - known, key=str):
-        problem(spec.line_of(extra), nid, f"unknown field {extra!r}")
-    options: list[Option] = []
-    opt_specs: Any = spec.get("options") or {}
-    if not isinstance(opt_specs, dict):
-        problem(spec.line_of("options"), nid, "'options' must map keys to {say, goto}")
-        opt_specs = {}
-    for key, ospec in opt_specs.items():
-        oline = opt_specs.line_of(key) if isinstance(opt_specs, yamlfile.LineDict) else line
-        if (
-            not isinstance(ospec, dict)
-            or not isinstance(ospec.get("say"), str)
-            or not isinstance(ospec.get("goto"), str)
-        ):
-            problem(oline, nid, f"option {key!r} needs 'say' (a prompt id) and 'goto' (a node id)")
-            continue
-        lang = ospec.get("lang")
-        options.append(Option(str(key), ospec["say"], ospec["goto"], oline, str(lang) if lang else None))
+    for extra in sorted(set(spec) - set(NODE_FIELDS), key=str):
+        report(spec.line_of(extra), f"unknown field {extra!r}")
     return Node(
         id=nid,
         kind=kind,
-        say=_prompt_list(spec, "say", nid, problem),
-        options=tuple(options),
-        next=_opt_str(spec, "next"),
-        contact=_opt_str(spec, "contact"),
-        on_answered=_opt_str(spec, "on_answered"),
-        on_failed=_opt_str(spec, "on_failed"),
-        failed_say=_prompt_list(spec, "failed_say", nid, problem),
-        back=_opt_str(spec, "back"),
+        say=_prompt_list(spec, "say", report) or (),
+        options=_options(spec, line, report),
+        next=fields.text(spec, "next", report, "a node id"),
+        contact=fields.text(spec, "contact", report, "a contact id"),
+        on_answered=fields.text(spec, "on_answered", report, "a node id"),
+        on_failed=fields.text(spec, "on_failed", report, "a node id"),
+        failed_say=_prompt_list(spec, "failed_say", report) or (),
+        back=fields.text(spec, "back", report, "a node id"),
         line=line,
     )
+
+
+def _options(spec: LineDict, line: int | None, report: fields.Report) -> tuple[Option, ...]:
+    specs = spec.get("options")
+    if specs is None:
+        return ()
+    if not isinstance(specs, LineDict):
+        report(spec.line_of("options"), f"'options' must map keys to {{say, goto}}, not {kind_of(specs)}")
+        return ()
+    options: list[Option] = []
+    for key, ospec in specs.items():
+        oline = specs.line_of(key)
+        name = fields.phone_key(key)
+        if name is None:
+            report(oline, f"option {key!r} is not a phone key: 0-9, * or #")
+            continue
+        if (
+            not isinstance(ospec, LineDict)
+            or not isinstance(ospec.get("say"), str)
+            or not isinstance(ospec.get("goto"), str)
+        ):
+            report(oline, f"option {key!r} needs 'say' (a prompt id) and 'goto' (a node id)")
+            continue
+        fields.unknown(ospec, OPTION_FIELDS, report, f"option {name}: ")
+        lang = fields.text(ospec, "lang", report, "a language code", f"option {name}: ")
+        options.append(Option(name, ospec["say"], ospec["goto"], oline, lang))
+    return tuple(options)
 
 
 def _with_parents(nodes: dict[str, Node], start: str, keys: Mapping[str, GlobalKey]) -> dict[str, Node]:
@@ -196,30 +318,25 @@ def _with_parents(nodes: dict[str, Node], start: str, keys: Mapping[str, GlobalK
     return result
 
 
-def _mapping(data: yamlfile.LineDict, key: str, problem: Any) -> yamlfile.LineDict:
-    value = data.get(key)
-    if value is None:
-        empty = yamlfile.LineDict()
-        empty.key_lines = {}
-        return empty
-    if not isinstance(value, yamlfile.LineDict):
-        problem(data.line_of(key), None, f"'{key}' must be a mapping")
-        empty = yamlfile.LineDict()
-        empty.key_lines = {}
-        return empty
-    return value
+def _str(value: Any) -> str:
+    return value if isinstance(value, str) else ""
 
 
-def _opt_str(spec: Mapping[str, Any], key: str) -> str | None:
+def _prompt_list(spec: LineDict, key: str, report: fields.Report) -> tuple[str, ...] | None:
+    """Return the prompt ids under `key` (a list, or one id); None, reported, for anything else."""
     value = spec.get(key)
-    return str(value) if value is not None else None
-
-
-def _prompt_list(spec: Any, key: str, nid: str | None, problem: Any) -> tuple[str, ...]:
-    value = spec.get(key) or []
+    if value is None:
+        return ()
     if isinstance(value, str):
         value = [value]
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        problem(spec.line_of(key), nid, f"'{key}' must be a list of prompt ids")
-        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        report(spec.line_of(key), f"'{key}' must be a list of prompt ids, not {_list_kind(value)}")
+        return None
     return tuple(value)
+
+
+def _list_kind(value: Any) -> str:
+    if isinstance(value, list):
+        wrong = next((v for v in value if not isinstance(v, str) or not v), None)
+        return f"a list holding {kind_of(wrong)}"
+    return kind_of(value)

@@ -1,4 +1,8 @@
-"""The flow that is serving now: reloaded when its files or its audio change, the last good one kept."""
+"""The flow that is serving now: reloaded when its files or its audio change, the last good one kept.
+
+It always has a flow to serve: the files in prompts/ when they pass the rules; else the last
+version that did, kept in the instance folder; else the last-resort flow (`snapshot`).
+"""
 
 from __future__ import annotations
 
@@ -9,11 +13,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..audio.library import AudioLibrary
-from ..checks import load, load_valid
-from ..flow import Flow, Problem
+from ..checks import load
+from ..flow import Flow, FlowError, Problem
+from . import snapshot
 from .twiml import Renderer
 
 log = logging.getLogger(__name__)
+
+SOURCE_FILES = "prompts"
+SOURCE_SNAPSHOT = "last good flow"
+SOURCE_LAST_RESORT = "last-resort flow"
 
 
 @dataclass(frozen=True)
@@ -29,15 +38,29 @@ class Live:
 class LiveFlow:
     """Serve the last valid flow; pick up edits to prompts/ and to the audio without a restart."""
 
-    def __init__(self, prompts_dir: Path, audio: AudioLibrary, reload_seconds: float = 1.0) -> None:
+    def __init__(
+        self,
+        prompts_dir: Path,
+        audio: AudioLibrary,
+        reload_seconds: float = 1.0,
+        instance: Path | None = None,
+    ) -> None:
         self.prompts_dir = prompts_dir
         self.reload_seconds = reload_seconds
         self.audio = audio
-        self.problems: list[Problem] = []
+        self.instance = instance
+        self.problems: list[Problem] = []  # what is wrong with the files on disk, if they are refused
+        self.source = SOURCE_FILES  # where the flow serving now came from
         self._lock = threading.Lock()
         self._checked = 0.0
         self._stamp = self._files_stamp()
-        self._live = self._build(load_valid(prompts_dir))
+        flow, problems = load(prompts_dir)
+        if flow is not None and not problems:
+            self._live = self._build(flow)
+            self._keep(flow)
+        else:
+            self.problems = problems or [Problem(str(prompts_dir), None, None, "no flow")]
+            self._live = self._build(self._fallback())
 
     def current(self) -> Live:
         """Return what serves now; first, at most once a second, look for changed files and audio."""
@@ -73,20 +96,58 @@ class LiveFlow:
         with self._lock:
             self._live = self._build(self._live.flow)
 
+    @property
+    def degraded(self) -> bool:
+        """Tell whether the line serves anything but the files on disk (they are refused)."""
+        return bool(self.problems) or self.source != SOURCE_FILES
+
     def _reload(self) -> list[Problem]:
         flow, problems = load(self.prompts_dir)
-        self.problems = problems
         if problems or flow is None:
+            self.problems = problems or [Problem(str(self.prompts_dir), None, None, "no flow")]
             log.error(
-                "flow in %s refused, still serving version %s:\n%s",
+                "flow in %s refused, still serving version %s (%s):\n%s",
                 self.prompts_dir,
                 self._live.flow.version,
-                "\n".join(str(p) for p in problems),
+                self.source,
+                "\n".join(str(p) for p in self.problems),
             )
-            return problems
+            return self.problems
+        self.problems = []
+        self.source = SOURCE_FILES
         self._live = self._build(flow)
         log.info("flow version %s is live", flow.version)
+        self._keep(flow)
         return []
+
+    def _keep(self, flow: Flow) -> None:
+        """Keep a copy of a flow that went live: a restart serves it if the files are refused then."""
+        if self.instance is not None:
+            snapshot.save(self.instance, flow)
+
+    def _fallback(self) -> Flow:
+        """Return what to serve while the files are refused: the last good flow, else the last resort."""
+        reasons = "\n".join(str(p) for p in self.problems)
+        kept = snapshot.last_good(self.instance) if self.instance is not None else None
+        if kept is not None:
+            flow, problems = load(kept)
+            if flow is not None and not problems:
+                self.source = SOURCE_SNAPSHOT
+                log.error(
+                    "flow in %s refused; serving the last good version %s kept in %s:\n%s",
+                    self.prompts_dir, flow.version, kept, reasons,
+                )  # fmt: skip
+                return flow
+        flow, problems = load(snapshot.LAST_RESORT)
+        if flow is None or problems:  # shipped with the package and tested: never expected
+            raise FlowError(self.problems + problems)
+        self.source = SOURCE_LAST_RESORT
+        log.error(
+            "flow in %s refused and no earlier version kept; serving the last-resort flow "
+            "(999 advice, Silent Solution, Refuge):\n%s",
+            self.prompts_dir, reasons,
+        )  # fmt: skip
+        return flow
 
     def _build(self, flow: Flow) -> Live:
         generation = self.audio.generation
