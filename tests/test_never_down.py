@@ -6,6 +6,7 @@ import os
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -194,3 +195,61 @@ def test_gunicorn_keeps_answering_through_worker_restarts_on_a_refused_flow(tmp_
     assert "Worker failed to boot" not in output
     assert "serving the last good version" in output
     assert answered > 60
+
+
+# --- ivr serve: SIGTERM finishes what is in flight ---------------------------------------------
+
+
+def test_ivr_serve_finishes_requests_in_flight_and_keeps_every_event_on_sigterm(tmp_path: Path) -> None:
+    shutil.copytree(ROOT / "prompts", tmp_path / "prompts")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("IVR_", "TWILIO_"))}
+    env.update(PYTHONPATH=str(ROOT), TWILIO_AUTH_TOKEN=TOKEN, IVR_SECRET_KEY="k" * 32)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "ivr", "serve", "--port", str(port)],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        for _ in range(300):
+            try:
+                urllib.request.urlopen(base + "/health", timeout=1).read()
+                break
+            except OSError:
+                time.sleep(0.05)
+        calls = 30
+        for n in range(calls):
+            signed_call(base, n)
+        # A webhook still arriving when the stop comes: its body is only half sent.
+        params = {"CallSid": "CA" + "7" * 32}
+        body = urllib.parse.urlencode(params).encode()
+        signature = sign(base + "/voice", params)["X-Twilio-Signature"]
+        head = (
+            f"POST /voice HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+            "Content-Type: application/x-www-form-urlencoded\r\n"
+            f"Content-Length: {len(body)}\r\nX-Twilio-Signature: {signature}\r\nConnection: close\r\n\r\n"
+        )
+        late = socket.create_connection(("127.0.0.1", port))
+        late.sendall(head.encode() + body[:10])
+        time.sleep(0.3)
+        server.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        late.sendall(body[10:])
+        answer = b""
+        while chunk := late.recv(65536):
+            answer += chunk
+        late.close()
+        assert answer.startswith(b"HTTP/1.1 200") and b"<Gather" in answer, answer[:200]
+    finally:
+        if server.poll() is None:
+            server.send_signal(signal.SIGTERM)
+        output = server.communicate(timeout=30)[0]
+    assert server.returncode == 0, output
+    import sqlite3
+
+    rows = (
+        sqlite3.connect(tmp_path / "instance" / "ivr.sqlite3")
+        .execute("SELECT COUNT(*) FROM journey_events WHERE event = 'call_started'")
+        .fetchone()[0]
+    )
+    assert rows == calls + 1, output  # every call's start was written before the process ended
