@@ -245,8 +245,6 @@ def test_ivr_serve_finishes_requests_in_flight_and_keeps_every_event_on_sigterm(
             server.send_signal(signal.SIGTERM)
         output = server.communicate(timeout=30)[0]
     assert server.returncode == 0, output
-    import sqlite3
-
     rows = (
         sqlite3.connect(tmp_path / "instance" / "ivr.sqlite3")
         .execute("SELECT COUNT(*) FROM journey_events WHERE event = 'call_started'")
