@@ -14,6 +14,8 @@ threads = 4
 timeout = 30
 graceful_timeout = 20
 keepalive = 75  # Twilio keeps connections open between the webhooks of a call
+# Trust no proxy header here: the line trusts exactly what IVR_PROXY_FIX says, in one place.
+forwarded_allow_ips = ""
 
 # The access log names the path, never the query string: a GET webhook carries the caller's
 # number there (From=%2B44...). The line's own log masks numbers too (ivr/logs.py).

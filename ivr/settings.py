@@ -42,6 +42,25 @@ class Settings:
         "when set, every `/voice` request needs a valid `X-Twilio-Signature` (403 otherwise)",
         "unset: requests are not verified, and the service says so at start-up",
     )
+    twilio_account_sid: str = _setting(
+        "TWILIO_ACCOUNT_SID",
+        "",
+        "the Twilio account (`AC…`) that `ivr twilio` and `ivr doctor` look the number up in",
+        "unset: `ivr twilio` cannot reach the account",
+    )
+    twilio_phone_number: str = _setting(
+        "TWILIO_PHONE_NUMBER",
+        "",
+        "the line's Twilio number (E.164) that `ivr doctor` checks points here",
+        "unset: `ivr doctor --number` gives it",
+    )
+    twilio_api_key: str = _setting(
+        "TWILIO_API_KEY",
+        "",
+        "an API key (`SK…`) for `ivr twilio`, instead of the auth token (with `TWILIO_API_SECRET`)",
+        "unset: the auth token is used",
+    )
+    twilio_api_secret: str = _setting("TWILIO_API_SECRET", "", "the secret of `TWILIO_API_KEY`", "unset")
     proxy_fix: bool = _setting(
         "IVR_PROXY_FIX",
         False,
@@ -221,12 +240,17 @@ def markdown() -> str:
     return "\n".join(lines) + "\n"
 
 
+def instance_secret_path(instance: Path) -> Path:
+    """Return where the key generated for an installation without IVR_SECRET_KEY is kept."""
+    return instance / "secret_key"
+
+
 def instance_secret(instance: Path) -> str:
     """Use a random key kept in the instance folder when IVR_SECRET_KEY is not set.
 
     Generated once per installation, never written in code; production sets IVR_SECRET_KEY.
     """
-    path = instance / "secret_key"
+    path = instance_secret_path(instance)
     try:
         return path.read_text().strip()
     except FileNotFoundError:

@@ -1,7 +1,7 @@
 """The `ivr` command: serve, check, simulate, and the staff and admin tools.
 
 Owns one module a command group: `serve`, `check`, `simulate`, `db`, `users`, `journeys`
-(purge and report), `languages`, `prompts`.
+(purge and report), `languages`, `prompts`, `twilio`, `doctor`.
 
 May import: every package of `ivr`; nothing imports `ivr.cli`.
 """
@@ -19,12 +19,14 @@ from .. import create_app
 from ..settings import SettingsError
 from .check import check
 from .db import db_cli
+from .doctor import doctor
 from .errors import plain
 from .journeys import journeys_cli, report
 from .languages import languages_cli
 from .prompts import prompts_cli
 from .serve import serve
 from .simulate import simulate
+from .twilio import twilio_cli
 from .users import users_cli
 
 
@@ -65,5 +67,17 @@ def cli() -> None:
     """The Derbyshire Victim Services trafficking help line."""
 
 
-for command in (serve, check, simulate, db_cli, users_cli, journeys_cli, report, languages_cli, prompts_cli):
+for command in (
+    serve,
+    check,
+    simulate,
+    db_cli,
+    users_cli,
+    journeys_cli,
+    report,
+    languages_cli,
+    prompts_cli,
+    twilio_cli,
+    doctor,
+):
     cli.add_command(command)
