@@ -5,6 +5,8 @@ serve Twilio's keep-alive connections side by side. Behind the TLS proxy the REA
 """
 
 import os
+import shutil
+import tempfile
 
 bind = os.environ.get("IVR_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("IVR_WORKERS", os.cpu_count() or 2))
@@ -23,3 +25,24 @@ accesslog = "-"
 access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms'
 errorlog = "-"
 loglevel = os.environ.get("IVR_LOG_LEVEL", "info").lower()
+
+# /metrics under several workers: each writes its figures here and the scrape adds them up
+# (prometheus_client's multiprocess mode). Emptied when gunicorn starts; a worker that ends is
+# marked so that its gauges drop out.
+os.environ.setdefault(
+    "PROMETHEUS_MULTIPROC_DIR", os.path.join(tempfile.gettempdir(), f"ivr-metrics-{os.getpid()}")
+)
+
+
+def on_starting(server):  # noqa: ARG001 - gunicorn's hook signature
+    """Start every run with no figures left from an earlier one."""
+    folder = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    shutil.rmtree(folder, ignore_errors=True)
+    os.makedirs(folder, exist_ok=True)
+
+
+def child_exit(server, worker):  # noqa: ARG001 - gunicorn's hook signature
+    """Drop a finished worker's live gauges from the sums."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

@@ -25,10 +25,10 @@ from .admin.throttle import LoginLimiter
 from .audio import routes as audio_routes
 from .audio.library import AudioLibrary
 from .journeys.store import JourneyStore
-from .line import voice
+from .line import monitoring, voice
 from .line.live import LiveFlow
 from .line.retries import RecentTokens
-from .services import Services, attach, services
+from .services import Services, attach
 from .settings import Settings, prompts_folder
 
 log = logging.getLogger(__name__)
@@ -60,24 +60,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         )
     attach(app, _services(app, settings))
     app.register_blueprint(voice.bp)
+    app.register_blueprint(monitoring.bp)
     init_admin(app)
     app.register_blueprint(audio_routes.bp)
     _register_errors(app)
-
-    @app.get("/health")
-    def health() -> dict[str, Any]:
-        """Tell a load balancer the service answers; tell monitoring what it serves, and why if degraded."""
-        live = services().live
-        version = live.current().flow.version
-        body: dict[str, Any] = {"status": "degraded" if live.degraded else "ok", "flow": version}
-        body["serving"] = live.source
-        if live.problems:
-            body["on_disk"] = {
-                "refused": True,
-                "problems": len(live.problems),
-                "first": [str(p) for p in live.problems[:10]],
-            }
-        return body
 
     return app
 

@@ -141,6 +141,12 @@ class Settings:
         1.0,
         "how often each worker looks for edits to `prompts/` and changes to the audio manifest, in seconds",
     )
+    metrics_token: str = _setting(
+        "IVR_METRICS_TOKEN",
+        "",
+        "the bearer token Prometheus sends to scrape `/metrics`",
+        "unset: `/metrics` is off (404)",
+    )
     log_level: str = _setting(
         "IVR_LOG_LEVEL", "INFO", "the least important log lines written (`DEBUG`, `INFO`, `WARNING`, …)"
     )

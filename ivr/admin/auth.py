@@ -8,6 +8,7 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_user, logout_user
 from werkzeug.wrappers import Response
 
+from .. import metrics
 from ..services import services
 from . import users
 from .console import bp
@@ -37,6 +38,7 @@ def login() -> str | Response | tuple[str, int]:
     password = request.form.get("password", "")
     user = users.authenticate(services().engine, name, password)
     if user is None:
+        metrics.SIGNIN_FAILURES.inc()
         flash("That name and password do not match an account.", "error")
         return render_template("admin/login.html", next=request.form.get("next", "")), 401
     login_user(user)

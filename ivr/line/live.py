@@ -12,9 +12,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import metrics
 from ..audio.library import AudioLibrary
 from ..checks import load
 from ..flow import Flow, FlowError, Problem
+from ..flow.queries import heard_prompts
 from . import snapshot
 from .twiml import Renderer
 
@@ -60,6 +62,7 @@ class LiveFlow:
             self._keep(flow)
         else:
             self.problems = problems or [Problem(str(prompts_dir), None, None, "no flow")]
+            metrics.FLOW_ON_DISK_REFUSED.set(1)
             self._live = self._build(self._fallback())
 
     def current(self) -> Live:
@@ -105,6 +108,8 @@ class LiveFlow:
         flow, problems = load(self.prompts_dir)
         if problems or flow is None:
             self.problems = problems or [Problem(str(self.prompts_dir), None, None, "no flow")]
+            metrics.FLOW_REFUSED.inc()
+            metrics.FLOW_ON_DISK_REFUSED.set(1)
             log.error(
                 "flow in %s refused, still serving version %s (%s):\n%s",
                 self.prompts_dir,
@@ -115,6 +120,7 @@ class LiveFlow:
             return self.problems
         self.problems = []
         self.source = SOURCE_FILES
+        metrics.FLOW_ON_DISK_REFUSED.set(0)
         self._live = self._build(flow)
         log.info("flow version %s is live", flow.version)
         self._keep(flow)
@@ -156,7 +162,20 @@ class LiveFlow:
         # A language offered only with audio falls back to the default language's safe answer.
         spoken = Renderer(flow)
         safe = {lang: spoken.safe(lang) for lang in renderer.offered if lang in spoken.offered}
+        self._measure(flow, renderer)
         return Live(flow, renderer, safe, generation)
+
+    def _measure(self, flow: Flow, renderer: Renderer) -> None:
+        """Tell monitoring which version serves, and how many prompts lack audio where others have it."""
+        previous = getattr(self, "_live", None)
+        if previous is not None and previous.flow.version != flow.version:
+            metrics.FLOW_LIVE.labels(previous.flow.version, self.source).set(0)
+        metrics.FLOW_LIVE.labels(flow.version, self.source).set(1)
+        present = self.audio.present(flow)
+        heard = heard_prompts(flow)
+        for lang in renderer.offered:
+            playable = [pid for pid in heard if flow.catalogue.has(pid, lang) and present(pid, lang, False)]
+            metrics.SAY_FALLBACKS.labels(lang).set(len(heard) - len(playable) if playable else 0)
 
     def _files_stamp(self) -> tuple[tuple[str, int, int], ...]:
         try:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Callable
 
-from flask import Blueprint, Response, abort, request
+from flask import Blueprint, Response, abort, g, request
 
+from .. import metrics
 from ..flow.speech import speech_key
 from ..journeys.events import FINAL_CALL_STATUSES, Event, step_events
 from ..journeys.store import JourneyStore
@@ -21,6 +23,8 @@ bp = Blueprint("voice", __name__, url_prefix="/voice")
 log = logging.getLogger(__name__)
 
 METHODS = ["GET", "POST"]
+# What Twilio reports in DialCallStatus when a <Dial> ends.
+DIAL_STATUSES = frozenset({"completed", "answered", "busy", "no-answer", "failed", "canceled"})
 NODE_ID = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 CALLER_ID = re.compile(r"^\+[1-9]\d{6,14}$")
 
@@ -28,6 +32,7 @@ CALLER_ID = re.compile(r"^\+[1-9]\d{6,14}$")
 @bp.before_request
 def check_signature() -> None:
     """Refuse any request Twilio did not sign, whenever an auth token is configured."""
+    g.ivr_began = time.perf_counter()
     validator = services().validator
     if validator is None:
         return
@@ -37,7 +42,19 @@ def check_signature() -> None:
         log.warning(
             "refused a %s request to %s without a valid Twilio signature", request.method, request.path
         )
+        metrics.SIGNATURES_REFUSED.inc()
         abort(403)
+
+
+@bp.after_request
+def timed(response: Response) -> Response:
+    """Add how long the answer took to the webhook latency histogram."""
+    began = g.get("ivr_began")
+    if began is not None and request.endpoint:
+        metrics.WEBHOOK_SECONDS.labels(request.endpoint.removeprefix("voice.")).observe(
+            time.perf_counter() - began
+        )
+    return response
 
 
 @bp.route("", methods=METHODS)
@@ -45,6 +62,7 @@ def incoming() -> Response:
     """Answer a new call with the greeting."""
     live = services().live.current()
     lang = live.flow.default_language
+    metrics.CALLS_STARTED.inc()
     return _answer(FlowStep(live.flow.start, event="call_started"), lang, key=None)
 
 
@@ -68,6 +86,10 @@ def dial() -> Response:
     state = _state()
     status = request.values.get("DialCallStatus", "")
     outcome = _word(status)
+    node = live.flow.nodes.get(state.node)
+    if node is not None and node.kind == "transfer":
+        known = outcome if outcome in DIAL_STATUSES else "other"  # a label is one of a few words, never more
+        metrics.TRANSFERS.labels(node.contact or "?", known).inc()
     return _answer(
         dial_step(live.flow, state, status),
         state.lang,
@@ -84,6 +106,7 @@ def status() -> Response:
     duration = request.values.get("CallDuration", "")
     call_status = _word(request.values.get("CallStatus", ""))
     if call_status in FINAL_CALL_STATUSES:  # other callbacks (ringing, answered) are not an end
+        metrics.CALLS_ENDED.labels(call_status).inc()
         _record(
             "ended",
             node=None,
@@ -99,11 +122,12 @@ def status() -> Response:
 @bp.route("/fallback", methods=METHODS)
 def fallback() -> Response:
     """Always answer safe TwiML: the URL for Twilio's 'primary handler fails' setting."""
-    return safe_twiml()
+    return safe_twiml(reason="fallback_url")
 
 
-def safe_twiml(lang: str | None = None) -> Response:
+def safe_twiml(lang: str | None = None, reason: str = "error") -> Response:
     """Return the 999 advice, the Refuge number and an offer to connect, as 200 TwiML."""
+    metrics.SAFE_TWIML.labels(reason).inc()
     live = services().live.current()
     text = live.safe.get(lang or "") or live.safe[live.flow.default_language]
     return Response(text, status=200, mimetype="text/xml")
