@@ -57,7 +57,7 @@ SIGNIN_FAILURES = Counter("ivr_signin_failures", "Failed sign-ins to the admin c
 
 def exposition() -> bytes:
     """Return every metric in Prometheus' text format, summed over gunicorn's workers if there are several."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if os.path.isdir(os.environ.get("PROMETHEUS_MULTIPROC_DIR") or "\0"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         return generate_latest(registry)
