@@ -191,12 +191,15 @@ def test_slow_recordings_are_kept_apart(app, runner, lib, flow, tmp_path: Path) 
     assert all(r.state == "missing" for r in lib.status(flow) if r.lang != "en-GB")
 
 
-def test_a_corrupt_manifest_plays_nothing_and_refuses_changes(app, lib, flow, tmp_path: Path) -> None:
+def test_a_corrupt_manifest_plays_nothing_and_is_set_aside(app, lib, flow, tmp_path: Path) -> None:
+    # A corrupt manifest is rebuilt (here from nothing: there are no files), no longer refused; the
+    # corrupt one is kept as manifest.json.broken. Recovery with files: tests/test_audio_safety.py.
     root = Path(app.config["AUDIO_DIR"])
     root.mkdir(parents=True)
     (root / "manifest.json").write_text("{ not json")
     fresh = AudioLibrary(root)
     assert fresh.status(flow)[0].state == "missing"
-    with pytest.raises(AudioError, match="cannot be read"):
-        fresh.import_recording(flow, "welcome", "en-GB", make_voice(tmp_path / "welcome.wav"), "welcome.wav")
-    assert (root / "manifest.json").read_text() == "{ not json"
+    take = make_voice(tmp_path / "welcome.wav")
+    assert fresh.import_recording(flow, "welcome", "en-GB", take, "welcome.wav").state == "fresh"
+    assert (root / "manifest.json.broken").read_text() == "{ not json"
+    assert list(json.loads((root / "manifest.json").read_text())["prompts"]) == ["en-GB/welcome"]

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.audio import make_voice
 from tests.helpers.twilio import ROOT
 
 
@@ -81,3 +82,17 @@ def test_an_instance_folder_that_cannot_be_made_is_one_line(shell, tmp_path: Pat
     assert done.returncode == 1
     assert "Traceback" not in done.stderr
     assert done.stderr.splitlines()[-1].startswith("Error: Not a directory")
+
+
+def test_scratch_folders_a_killed_import_left_are_removed_by_the_next_run(shell, tmp_path: Path) -> None:
+    work = tmp_path / "audio" / ".work"
+    dead = work / "4194303-killed"  # above Linux's highest process id: no process has it
+    mine = work / f"{os.getpid()}-running"  # a run still going on (this test's own process)
+    for folder in (dead, mine):
+        folder.mkdir(parents=True)
+        (folder / "out.wav").write_bytes(b"half a file")
+    take = tmp_path / "takes" / "en-GB" / "welcome.wav"
+    make_voice(take)
+    done = shell("prompts", "import", str(take))
+    assert done.returncode == 0, done.stderr
+    assert not dead.exists() and mine.exists()

@@ -104,7 +104,15 @@ def test_a_full_call_writes_one_event_per_step(journey_app) -> None:
     assert rows[-1]["lang"] is None and rows[-1]["duration"] == 95
     times = [r["at"] for r in rows]
     assert times == sorted(times)
-    assert store_of(journey_app).stats() == {"written": len(rows), "dropped": 0, "queued": 0}
+    assert store_of(journey_app).stats() == {
+        "written": len(rows),
+        "dropped": 0,
+        "dropped_by_reason": {"queue_full": 0, "store_failed": 0, "shutdown": 0},
+        "queued": 0,
+        "outage": False,
+    }
+    seqs = [r["seq"] for r in rows]
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
 
 
 def test_each_call_has_its_own_key_and_the_key_depends_on_the_secret(journey_app, app_config) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,12 +20,13 @@ from flask import has_request_context, request
 from ..flow import Flow
 from ..flow.queries import catalogue_languages, prompt_order
 from . import sound
-from .store import AudioError, AudioStore, fsync_path
+from .recover import UNKNOWN
+from .store import AudioError, AudioStore, fsync_path, key_of
 from .store import current_version as _current
 
 log = logging.getLogger(__name__)
 
-__all__ = ["AudioError", "AudioLibrary", "AudioRejected", "AudioVersion", "PromptAudio"]
+__all__ = ["AudioError", "AudioLibrary", "AudioRejected", "AudioVersion", "PromptAudio", "key_of"]
 
 # Limits on staff recordings: a prompt longer than this is a mistake, not a prompt.
 MAX_UPLOAD_BYTES = 25 * 1024 * 1024
@@ -49,7 +49,7 @@ class PromptAudio:
     prompt_id: str
     lang: str
     slow: bool
-    state: str  # fresh | stale | missing
+    state: str  # fresh | stale | missing (also when the current file is missing or damaged: `problem`)
     source: str | None  # recording | tts | None
     duration: float | None
     made_at: str | None
@@ -57,6 +57,8 @@ class PromptAudio:
     text: str
     text_hash: str
     original_name: str | None = None
+    problem: str | None = None  # why the current file cannot be played, if it cannot
+    rebuilt: bool = False  # rebuilt from its file after the manifest was lost: stale until confirmed
 
 
 @dataclass(frozen=True)
@@ -72,11 +74,7 @@ class AudioVersion:
     fresh: bool
     url: str
     original_name: str | None = None
-
-
-def key_of(prompt_id: str, lang: str, slow: bool = False) -> str:
-    """Return the manifest key of a prompt: normal and slow speech are kept apart."""
-    return f"{lang}/{prompt_id}" + ("@slow" if slow else "")
+    rebuilt: bool = False
 
 
 def now_iso() -> str:
@@ -109,10 +107,8 @@ class AudioLibrary(AudioStore):
     """Prompt audio on disk: what plays, what is stale, and every version kept for rollback."""
 
     def __init__(self, root: Path, public_url: str = "", check_seconds: float = 1.0) -> None:
-        super().__init__(root)
+        super().__init__(root, check_seconds)
         self.public_url = public_url.rstrip("/")
-        self.check_seconds = check_seconds
-        self._checked = 0.0
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -121,14 +117,14 @@ class AudioLibrary(AudioStore):
         return AudioUrls(self, flow)
 
     def fresh_file(self, flow: Flow, prompt_id: str, lang: str, slow: bool) -> str | None:
-        """Return the path under audio/ of a prompt's fresh audio for a flow's text, or None."""
+        """Return the path under audio/ of a prompt's fresh, playable audio for a flow's text, or None."""
         version = _current(self._entries.get(key_of(prompt_id, lang, slow)))
         if version is None:
             return None
         catalogue = flow.catalogue
         if not catalogue.has(prompt_id, lang) or version["text_hash"] != catalogue.text_hash(prompt_id, lang):
             return None
-        if not (self.root / version["file"]).is_file():
+        if not self.playable(version["file"]):
             return None
         return str(version["file"])
 
@@ -183,11 +179,13 @@ class AudioLibrary(AudioStore):
         version = _current(self._entries.get(key_of(prompt_id, lang, slow)))
         if version is None:
             return PromptAudio(prompt_id, lang, slow, "missing", None, None, None, None, text, text_hash)
+        problem = self.problem(version["file"])
+        state = "stale" if version["text_hash"] != text_hash else "missing" if problem else "fresh"
         return PromptAudio(
             prompt_id=prompt_id,
             lang=lang,
             slow=slow,
-            state="fresh" if version["text_hash"] == text_hash else "stale",
+            state=state,
             source=version["source"],
             duration=version["duration"],
             made_at=version["made_at"],
@@ -195,6 +193,8 @@ class AudioLibrary(AudioStore):
             text=text,
             text_hash=text_hash,
             original_name=version.get("original_name"),
+            problem=problem,
+            rebuilt=bool(version.get("rebuilt")),
         )
 
     def history(self, flow: Flow, prompt_id: str, lang: str, slow: bool = False) -> list[AudioVersion]:
@@ -215,6 +215,7 @@ class AudioLibrary(AudioStore):
                 fresh=v["text_hash"] == today,
                 url="/audio/" + v["file"],
                 original_name=v.get("original_name"),
+                rebuilt=bool(v.get("rebuilt")),
             )
             for v in sorted(entry.get("versions", []), key=lambda v: v["version"], reverse=True)
         ]
@@ -223,16 +224,6 @@ class AudioLibrary(AudioStore):
         """Tell whether a path under audio/ is a file the manifest names (only those are served)."""
         self.check()
         return any(v["file"] == name for e in self._entries.values() for v in e.get("versions", []))
-
-    def check(self) -> None:
-        """Reload the manifest if another process (the CLI) changed it; a stat at most once a second."""
-        now = time.monotonic()
-        if now - self._checked < self.check_seconds:
-            return
-        self._checked = now
-        if self._disk_stamp() != self._stamp:
-            with self._lock:
-                self._load()
 
     # -- changing ------------------------------------------------------------------------------
 
@@ -296,12 +287,20 @@ class AudioLibrary(AudioStore):
         def change(entries: dict[str, Any]) -> None:
             entry = entries.setdefault(key_of(prompt_id, lang, slow), {"current": None, "versions": []})
             current = _current(entry)
-            if current and current["file"] == name and current["text_hash"] == text_hash:
+            same = bool(current and current["file"] == name and current["text_hash"] == text_hash)
+            if same and self.verifier.problem(name) is None:
                 return  # the very same audio for the same text: nothing to do
             target = self.root / name
             target.parent.mkdir(parents=True, exist_ok=True)
             fsync_path(converted)
-            os.replace(converted, target)
+            os.replace(converted, target)  # a missing or damaged file of that name is whole again
+            rebuilt = [v for v in entry["versions"] if v["file"] == name and v.get("rebuilt")]
+            for v in rebuilt:  # these very bytes were just made from today's text: that confirms them
+                v.update(text_hash=text_hash, source=source, confirmed=now_iso())
+                v.pop("rebuilt")
+                entry["current"] = v["version"]
+            if same or rebuilt:
+                return
             number = max((v["version"] for v in entry["versions"]), default=0) + 1
             version = {
                 "version": number,
@@ -329,10 +328,14 @@ class AudioLibrary(AudioStore):
             current = _current(entry)
             if entry is None or current is None:
                 raise AudioError(f"{key_of(prompt_id, lang, slow)} has no audio to roll back")
-            earlier = [v["version"] for v in entry["versions"] if v["version"] < current["version"]]
+            earlier = [v for v in entry["versions"] if v["version"] < current["version"]]
             if not earlier:
                 raise AudioError(f"{key_of(prompt_id, lang, slow)} has no earlier version")
-            entry["current"] = max(earlier)
+            target = max(earlier, key=lambda v: v["version"])
+            problem = self.problem(target["file"])
+            if problem:
+                raise AudioError(f"{key_of(prompt_id, lang, slow)} v{target['version']}: {problem}")
+            entry["current"] = target["version"]
 
         self.update(change)
         return self.prompt(flow, prompt_id, lang, slow)
@@ -347,7 +350,7 @@ class AudioLibrary(AudioStore):
             fits = [
                 v
                 for v in entry["versions"]
-                if v["source"] == source and v["text_hash"] == text_hash and (self.root / v["file"]).is_file()
+                if v["source"] == source and v["text_hash"] == text_hash and self.playable(v["file"])
             ]
             if fits:
                 entry["current"] = max(v["version"] for v in fits)
@@ -355,3 +358,42 @@ class AudioLibrary(AudioStore):
 
         self.update(change)
         return bool(done)
+
+    def confirm(
+        self,
+        flow: Flow,
+        prompt_id: str,
+        lang: str,
+        slow: bool = False,
+        version: int | None = None,
+        source: str | None = None,
+    ) -> PromptAudio:
+        """Make a rebuilt version (the current one, or `version`) fresh and current, or raise AudioError.
+
+        Staff listened to it and vouch that it says today's text.
+        """
+        key = key_of(prompt_id, lang, slow)
+        if not flow.catalogue.has(prompt_id, lang):
+            raise AudioError(f"there is no prompt {prompt_id!r} in {lang}")
+        if source is not None and source not in SOURCES:
+            raise AudioError(f"the source must be one of {', '.join(SOURCES)}")
+
+        def change(entries: dict[str, Any]) -> None:
+            entry = entries.get(key) or {"versions": []}
+            number = version if version is not None else entry.get("current")
+            chosen = next((v for v in entry["versions"] if v["version"] == number), None)
+            if chosen is None:
+                raise AudioError(f"{key} has no version {number}" if number else f"{key} has no audio")
+            if not chosen.get("rebuilt"):
+                raise AudioError(f"{key} v{number} was not rebuilt: it is fresh or stale by its own text")
+            problem = self.problem(chosen["file"])
+            if problem:
+                raise AudioError(f"{key} v{number}: {problem}")
+            chosen.pop("rebuilt")
+            chosen.update(text_hash=flow.catalogue.text_hash(prompt_id, lang), confirmed=now_iso())
+            if source is not None or chosen["source"] == UNKNOWN:
+                chosen["source"] = source or "recording"
+            entry["current"] = chosen["version"]
+
+        self.update(change)
+        return self.prompt(flow, prompt_id, lang, slow)

@@ -8,9 +8,10 @@ import click
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy.exc import SQLAlchemyError
 
+from ..db import describe
 from ..journeys import report as reportmod
 from ..journeys.events import DEFAULT_RETENTION_DAYS
-from ..journeys.store import JourneyStore, describe
+from ..journeys.store import JourneyStore
 from ..services import services
 
 journeys_cli = AppGroup("journeys", help="The anonymous call-journey store.")
@@ -38,13 +39,14 @@ def _retention_days() -> int:
     help=f"Delete events older than DAYS days [default: IVR_RETENTION_DAYS or {DEFAULT_RETENTION_DAYS}]",
 )
 def purge(days: int | None) -> None:
-    """Delete journey events older than the retention period."""
+    """Delete journey events older than the retention period, or dated more than a day ahead."""
     days = days if days is not None else _retention_days()
     try:
         deleted = _store().purge(days)
     except SQLAlchemyError as error:
         raise click.ClickException(f"the journey store cannot be reached: {describe(error)}") from None
-    click.echo(f"deleted {deleted} journey event(s) older than {days} day(s)")
+    ahead = f" and {deleted.future} dated more than a day ahead (a clock fault)" if deleted.future else ""
+    click.echo(f"deleted {deleted.old} journey event(s) older than {days} day(s){ahead}")
 
 
 def _day(_ctx: click.Context, _param: click.Parameter, value: str | None) -> date | None:
@@ -62,7 +64,7 @@ def _day(_ctx: click.Context, _param: click.Parameter, value: str | None) -> dat
 @click.option("--csv", "as_csv", is_flag=True, help="Print CSV (figure,item,detail,value) instead of text.")
 @with_appcontext
 def report(since: date | None, until: date | None, as_csv: bool) -> None:
-    """Print how callers moved through the line: reach, drop-off, keys, transfers, languages."""
+    """Print how callers moved through the line: reach, drop-off, keys, transfers, languages, losses."""
     found = services()
     try:
         figs = reportmod.figures(found.engine, since, until, found.live.current().flow)

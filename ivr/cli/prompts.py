@@ -10,7 +10,7 @@ import click
 from flask.cli import AppGroup
 
 from ..audio import script as audio_script
-from ..audio.library import IMPORT_EXTENSIONS, AudioError, AudioLibrary
+from ..audio.library import IMPORT_EXTENSIONS, SOURCES, AudioError, AudioLibrary
 from ..audio.render import plan, render
 from ..flow import Flow
 from ..flow.languages import availability
@@ -18,6 +18,10 @@ from ..flow.queries import catalogue_languages
 from ..services import services
 
 prompts_cli = AppGroup("prompts", help="Prompt audio: status, gTTS renders, staff recordings, the script.")
+REBUILT_HINT = (
+    "  ({} rebuilt from the files after the manifest was lost: never played until confirmed; "
+    "listen with `ivr prompts history ID`, then `ivr prompts confirm ID`)"
+)
 
 
 def _lib() -> AudioLibrary:
@@ -67,6 +71,9 @@ def status(lang: str | None, not_fresh: bool) -> None:
             click.echo(f"  (not offered: {availability(flow, code, _lib().present(flow)).reason})")
         if not (flow.voices.get(code) and flow.voices[code].gtts.get("lang")):
             click.echo("  (no gTTS voice: recordings only)")
+        rebuilt = sum(1 for r in mine if r.rebuilt)
+        if rebuilt:
+            click.echo(REBUILT_HINT.format(rebuilt))
         for r in mine:
             if not_fresh and r.state == "fresh":
                 continue
@@ -75,7 +82,8 @@ def status(lang: str | None, not_fresh: bool) -> None:
             duration = f"{r.duration:5.1f} s" if r.duration is not None else "      -"
             made = (r.made_at or "")[:16].replace("T", " ")
             state = click.style(f"{r.state:8}", fg=colour)
-            click.echo(f"  {name:34} {state}{r.source or '-':10} {duration}  {made}")
+            note = f"  ({r.problem})" if r.problem else "  (rebuilt, unconfirmed)" if r.rebuilt else ""
+            click.echo(f"  {name:34} {state}{r.source or '-':10} {duration}  {made}{note}")
 
 
 @prompts_cli.command("render")
@@ -181,7 +189,7 @@ def history(prompt_id: str, lang: str | None, slow: bool) -> None:
         return
     for v in versions:
         mark = "*" if v.current else " "
-        text = "today's text" if v.fresh else "older text"
+        text = "rebuilt, unconfirmed" if v.rebuilt else "today's text" if v.fresh else "older text"
         name = f"  ({v.original_name})" if v.original_name else ""
         click.echo(
             f"{mark} v{v.version:<3} {v.made_at[:19].replace('T', ' ')}  {v.source:9} {v.duration:5.1f} s  "
@@ -205,6 +213,31 @@ def rollback(prompt_id: str, lang: str | None, slow: bool) -> None:
         click.echo(f"cannot roll back: {exc.reason}", err=True)
         sys.exit(1)
     click.echo(f"{code}/{prompt_id} now plays its {row.source} from {row.made_at} ({row.state})")
+
+
+@prompts_cli.command("confirm")
+@click.argument("prompt_ids", nargs=-1, required=True, metavar="ID...")
+@_lang_option
+@click.option("--slow", is_flag=True, help="The slow-speech version.")
+@click.option("--version", "version", type=int, help="A version (`ivr prompts history`); default: current.")
+@click.option("--source", type=click.Choice(SOURCES), help="What it is (default: as known, else recording).")
+def confirm(
+    prompt_ids: tuple[str, ...], lang: str | None, slow: bool, version: int | None, source: str | None
+) -> None:
+    """Vouch for audio rebuilt from its file after the manifest was lost: it says today's text; play it."""
+    flow = _flow()
+    code = _check_lang(flow, lang) or flow.default_language
+    failed = 0
+    for prompt_id in prompt_ids:
+        try:
+            row = _lib().confirm(flow, prompt_id, code, slow, version, source)
+        except AudioError as exc:
+            click.echo(f"cannot confirm {code}/{prompt_id}: {exc.reason}", err=True)
+            failed += 1
+            continue
+        click.echo(f"{code}/{prompt_id} now plays its {row.source} {row.url} ({row.state})")
+    if failed:
+        sys.exit(1)
 
 
 @prompts_cli.command("script")

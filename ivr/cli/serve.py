@@ -53,6 +53,6 @@ def serve(host: str, port: int) -> None:
     finally:
         server.server_close()
         journeys = services(app).journeys
-        if journeys is not None and not journeys.flush(timeout=5.0):
-            log.warning("journey events still queued at exit were not written")
+        if journeys is not None:
+            journeys.close(timeout=5.0)  # writes what is queued; logs exactly what could not be
         log.info("stopped")

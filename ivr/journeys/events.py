@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ..flow import Flow
 
 DEFAULT_RETENTION_DAYS = 90
+# The dates a stored event can truly have: none before the line existed, none more than a day
+# ahead of now. Outside them the clock was wrong when the event was stamped: reports ignore such
+# events (and say how many), `ivr journeys purge` deletes them.
+EARLIEST_EVENT = datetime(2020, 1, 1)
+FUTURE_SLACK = timedelta(days=1)
 EVENTS = frozenset(
     {
         "call_started",
@@ -29,6 +35,11 @@ KEYS = frozenset("0123456789*#?")
 # CallStatus values that mean a call is over; Twilio may also send ringing/answered callbacks.
 FINAL_CALL_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
 Event = tuple[str, dict[str, Any]]
+
+
+def utcnow() -> datetime:
+    """Return the current UTC time as a naive datetime, the form stored in every dialect."""
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def step_events(

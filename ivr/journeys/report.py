@@ -7,25 +7,32 @@ The admin page and `ivr report` share this API:
     report.to_text(figs)         # the plain-text report `ivr report` prints
 
 and `ivr.journeys.charts` draws them as SVG.
+
+Time: events dated before `EARLIEST_EVENT` (2020-01-01) or more than `FUTURE_SLACK` (a day) ahead
+of now were stamped by a wrong clock: they are left out of every figure and counted in `ignored`.
+A call's events are taken in their stored order (`seq`), not by their times, so a clock stepped back
+mid-call cannot reorder its steps; calls per day lists only days inside both the period asked and
+the dates an event can have. Events the store lost (`journey_losses`) are shown per reason.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import itertools
-import statistics
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import Engine, func, inspect, select
 
 from ..flow import Flow
-from .store import COLUMNS, Row, events
+from .events import EARLIEST_EVENT, FUTURE_SLACK, utcnow
+from .formats import to_csv, to_text
+from .losses import REASONS, losses, lost_between
+from .model import Figures, MenuKeys, NodeCount
+from .rows import COLUMNS, Row, events
 
 __all__ = [
+    "COLUMNS",
     "Figures",
     "MenuKeys",
     "NodeCount",
@@ -40,93 +47,55 @@ OUTCOME_NAMES = {"completed": "answered", "answered": "answered"}
 NO_OUTCOME = "no outcome"
 
 
-@dataclass(frozen=True)
-class NodeCount:
-    """Calls at a node: how many reached it, and how many ended there."""
-
-    node: str
-    reached: int
-    ended: int
-
-
-@dataclass
-class MenuKeys:
-    """What callers pressed at one menu: keys that were options, keys that were not, silences."""
-
-    node: str
-    keys: dict[str, int] = field(default_factory=dict)
-    invalid: dict[str, int] = field(default_factory=dict)
-    silences: int = 0
-    gave_up: int = 0
-
-    @property
-    def presses(self) -> int:
-        """Return every key press here, valid or not."""
-        return sum(self.keys.values()) + sum(self.invalid.values())
-
-
-@dataclass
-class Figures:
-    """Everything the report and the admin page show, for calls that started in a date range."""
-
-    since: date | None
-    until: date | None
-    calls: int = 0
-    events: int = 0
-    calls_per_day: list[tuple[date, int]] = field(default_factory=list)
-    nodes: list[NodeCount] = field(default_factory=list)
-    edges: list[tuple[str, str, int]] = field(default_factory=list)
-    menus: list[MenuKeys] = field(default_factory=list)
-    end_statuses: dict[str, int] = field(default_factory=dict)
-    transfers_attempted: int = 0
-    calls_with_transfer: int = 0
-    transfer_outcomes: dict[str, int] = field(default_factory=dict)
-    seconds_to_first_transfer: list[float] = field(default_factory=list)
-    call_seconds: list[int] = field(default_factory=list)
-    languages: dict[str, int] = field(default_factory=dict)
-
-    def share(self, count: int) -> float:
-        """Return count as a share of all calls (0 when there are none)."""
-        return count / self.calls if self.calls else 0.0
-
-    @property
-    def median_seconds_to_first_transfer(self) -> float | None:
-        """Return the median time from answer to the first transfer attempt, in seconds."""
-        return statistics.median(self.seconds_to_first_transfer) if self.seconds_to_first_transfer else None
-
-    @property
-    def median_call_seconds(self) -> float | None:
-        """Return the median call duration Twilio reported, in seconds."""
-        return statistics.median(self.call_seconds) if self.call_seconds else None
-
-
 def figures(
-    engine: Engine, since: date | None = None, until: date | None = None, flow: Flow | None = None
+    engine: Engine,
+    since: date | None = None,
+    until: date | None = None,
+    flow: Flow | None = None,
+    now: datetime | None = None,
 ) -> Figures:
     """Read the events of calls from `since` through `until` (UTC days) and compute the figures."""
-    if not inspect(engine).has_table(events.name):
-        return from_rows([], since, until, flow)
-    query = select(*(events.c[name] for name in COLUMNS)).order_by(
-        events.c.call_key, events.c.at, events.c.id
-    )
+    now = now or utcnow()
+    inspector = inspect(engine)
+    if not inspector.has_table(events.name):
+        return from_rows([], since, until, flow, now=now)
+    valid = events.c.at.between(EARLIEST_EVENT, now + FUTURE_SLACK)
+    # A call's steps in the order they were recorded (`seq`; rows from before it existed have none).
+    has_seq = "seq" in {column["name"] for column in inspector.get_columns(events.name)}
+    order = [events.c.call_key, *([events.c.seq.nulls_first()] if has_seq else []), events.c.at, events.c.id]
+    query = select(*(events.c[name] for name in COLUMNS)).where(valid).order_by(*order)
     if since is not None or until is not None:
         # Whole calls, by when they started: a call that runs past midnight keeps its end.
         started = func.min(events.c.at)
-        calls = select(events.c.call_key).group_by(events.c.call_key)
+        calls = select(events.c.call_key).where(valid).group_by(events.c.call_key)
         if since is not None:
             calls = calls.having(started >= datetime.combine(since, time.min))
         if until is not None:
             calls = calls.having(started < datetime.combine(until + timedelta(days=1), time.min))
         query = query.where(events.c.call_key.in_(calls))
     with engine.connect() as connection:
+        ignored = connection.execute(select(func.count()).select_from(events).where(~valid)).scalar_one()
+        lost = lost_between(connection, since, until) if inspector.has_table(losses.name) else {}
         result = connection.execution_options(yield_per=5000).execute(query)
-        return from_rows((tuple(row) for row in result), since, until, flow)  # type: ignore[misc]
+        figs = from_rows((tuple(row) for row in result), since, until, flow, now=now)  # type: ignore[misc]
+    figs.ignored += int(ignored)
+    figs.lost = {**dict.fromkeys(REASONS, 0), **lost}
+    return figs
 
 
 def from_rows(
-    rows: Iterable[Row], since: date | None = None, until: date | None = None, flow: Flow | None = None
+    rows: Iterable[Row],
+    since: date | None = None,
+    until: date | None = None,
+    flow: Flow | None = None,
+    now: datetime | None = None,
 ) -> Figures:
-    """Compute figures from event rows sorted by call key then time (the pure core of `figures`)."""
+    """Compute figures from event rows grouped by call key, each call's in step order (`figures`' core).
+
+    Rows with an impossible date are left out and counted in `ignored`.
+    """
+    now = now or utcnow()
+    latest = now + FUTURE_SLACK
     figs = Figures(since, until)
     per_day: Counter[date] = Counter()
     reached: Counter[str] = Counter()
@@ -137,12 +106,16 @@ def from_rows(
     outcomes: Counter[str] = Counter()
     languages: Counter[str] = Counter()
     for _, call in itertools.groupby(rows, key=lambda row: row[0]):
-        call_rows = list(call)
+        every = list(call)
+        call_rows = [row for row in every if EARLIEST_EVENT <= row[1] <= latest]
+        figs.ignored += len(every) - len(call_rows)
+        if not call_rows:
+            continue
         figs.calls += 1
         figs.events += len(call_rows)
         _one_call(call_rows, figs, per_day, reached, ended_at, edges, menus, statuses, outcomes, languages)
     order = _node_order(flow, reached, ended_at, menus)
-    figs.calls_per_day = _days(per_day, since, until)
+    figs.calls_per_day = _days(per_day, since, until, latest.date())
     figs.nodes = [
         NodeCount(node, reached[node], ended_at[node]) for node in order if reached[node] or ended_at[node]
     ]
@@ -167,7 +140,8 @@ def _one_call(
     languages: Counter[str],
 ) -> None:
     start = rows[0][1]
-    per_day[start.date()] += 1
+    # The day a call started is its earliest event's, as `figures` selects calls for a period.
+    per_day[min(row[1] for row in rows).date()] += 1
     seen: set[str] = set()
     last: str | None = None
     lang: str | None = None
@@ -196,7 +170,7 @@ def _one_call(
                 else:
                     menu.silences += 1
         elif event == "transfer_attempted":
-            if attempts == 0:
+            if attempts == 0 and at >= start:  # a clock stepped back mid-call gives no true figure
                 figs.seconds_to_first_transfer.append((at - start).total_seconds())
             attempts += 1
         elif event in ("transfer_answered", "transfer_failed"):
@@ -230,12 +204,18 @@ def _node_order(
     return known + others
 
 
-def _days(per_day: Counter[date], since: date | None, until: date | None) -> list[tuple[date, int]]:
-    """Return calls for every day of the range, days without calls included."""
+def _days(
+    per_day: Counter[date], since: date | None, until: date | None, latest: date
+) -> list[tuple[date, int]]:
+    """Return calls for every day of the range, days without calls included.
+
+    The range is the period asked, its open ends closed by the first and last days with calls,
+    and never beyond the days an event can have (from `EARLIEST_EVENT` to `latest`).
+    """
     if not per_day and (since is None or until is None):
         return []
-    first = since or min(per_day)
-    last = until or max(per_day)
+    first = max(since or min(per_day), EARLIEST_EVENT.date())
+    last = min(until or max(per_day), latest)
     return [(day, per_day[day]) for day in _each_day(first, last)]
 
 
@@ -244,97 +224,3 @@ def _each_day(first: date, last: date) -> Iterator[date]:
     while day <= last:
         yield day
         day += timedelta(days=1)
-
-
-def _cell(value: object) -> str:
-    """Quote a CSV cell a spreadsheet would run as a formula."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-def to_csv(figs: Figures) -> str:
-    """Return every figure as CSV rows: figure, item, detail, value."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["figure", "item", "detail", "value"])
-
-    def row(figure: str, item: object = "", detail: object = "", value: object = "") -> None:
-        writer.writerow([_cell(figure), _cell(item), _cell(detail), _cell(value)])
-
-    row("period", "since", "", figs.since.isoformat() if figs.since else "")
-    row("period", "until", "", figs.until.isoformat() if figs.until else "")
-    row("calls", "all", "", figs.calls)
-    for day, count in figs.calls_per_day:
-        row("calls_per_day", day.isoformat(), "", count)
-    for n in figs.nodes:
-        row("node_reached", n.node, "calls", n.reached)
-        row("node_reached", n.node, "share", f"{figs.share(n.reached):.4f}")
-        row("node_ended", n.node, "calls", n.ended)
-    for a, b, count in figs.edges:
-        row("flow_edge", a, b, count)
-    for menu in figs.menus:
-        for key, count in sorted(menu.keys.items()):
-            row("menu_key", menu.node, key, count)
-        for key, count in sorted(menu.invalid.items()):
-            row("menu_invalid_key", menu.node, key, count)
-        row("menu_silences", menu.node, "", menu.silences)
-        row("menu_gave_up", menu.node, "", menu.gave_up)
-    row("transfers", "attempted", "", figs.transfers_attempted)
-    row("transfers", "calls_with_transfer", "", figs.calls_with_transfer)
-    for outcome, count in figs.transfer_outcomes.items():
-        row("transfer_outcome", outcome, "", count)
-    median = figs.median_seconds_to_first_transfer
-    row("median_seconds_to_first_transfer", "", "", "" if median is None else f"{median:.1f}")
-    for status, count in figs.end_statuses.items():
-        row("call_end_status", status, "", count)
-    call_median = figs.median_call_seconds
-    row("median_call_seconds", "", "", "" if call_median is None else f"{call_median:.1f}")
-    for lang, count in figs.languages.items():
-        row("language", lang, "", count)
-    return out.getvalue()
-
-
-def _pct(figs: Figures, count: int) -> str:
-    return f"{100 * figs.share(count):5.1f}%"
-
-
-def to_text(figs: Figures) -> str:
-    """Return the figures as the plain-text report `ivr report` prints."""
-    period = f"{figs.since or 'the start'} to {figs.until or 'now'}"
-    lines = [f"Call journeys, {period}: {figs.calls} call(s), {figs.events} event(s)", ""]
-    if not figs.calls:
-        return "\n".join([*lines, "No calls in this period."]) + "\n"
-    lines.append("Calls per day")
-    lines += [f"  {day.isoformat()}  {count:6d}" for day, count in figs.calls_per_day]
-    lines += ["", "Nodes: calls that reached each, and calls that ended there"]
-    width = max(len(n.node) for n in figs.nodes)
-    for n in figs.nodes:
-        lines.append(
-            f"  {n.node:<{width}}  reached {n.reached:6d} {_pct(figs, n.reached)}"
-            f"   ended here {n.ended:6d} {_pct(figs, n.ended)}"
-        )
-    lines += ["", "Keys per menu (invalid keys and silences show menus that confuse callers)"]
-    for menu in figs.menus:
-        keys = " ".join(f"{k}:{v}" for k, v in sorted(menu.keys.items())) or "-"
-        invalid = " ".join(f"{k}:{v}" for k, v in sorted(menu.invalid.items())) or "-"
-        lines.append(
-            f"  {menu.node:<{width}}  keys {keys}   invalid {invalid}   silences {menu.silences}"
-            f"   gave up {menu.gave_up}"
-        )
-    median = figs.median_seconds_to_first_transfer
-    lines += [
-        "",
-        f"Transfers: {figs.transfers_attempted} attempted in {figs.calls_with_transfer} call(s) "
-        f"({_pct(figs, figs.calls_with_transfer).strip()} of calls)",
-    ]
-    lines += [f"  {outcome:<12} {count:6d}" for outcome, count in figs.transfer_outcomes.items()]
-    lines.append(
-        "  median time from answer to first transfer: " + ("-" if median is None else f"{median:.0f} s")
-    )
-    call_median = figs.median_call_seconds
-    lines += ["", "How calls ended (Twilio's call status)"]
-    lines += [f"  {status:<12} {count:6d}" for status, count in figs.end_statuses.items()]
-    lines.append("  median call length: " + ("-" if call_median is None else f"{call_median:.0f} s"))
-    lines += ["", "Languages"]
-    lines += [f"  {lang:<12} {count:6d} {_pct(figs, count)}" for lang, count in figs.languages.items()]
-    return "\n".join(lines) + "\n"

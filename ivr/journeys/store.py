@@ -3,92 +3,45 @@
 A call is known only by an HMAC-SHA256 of its CallSid keyed by the app's SECRET_KEY; no phone
 number is ever written. `record` only puts a row on a bounded queue; one writer thread per
 process inserts rows in batches. When the store is slow, locked or down, rows are dropped and
-counted (with a rate-limited warning), never retried into a request.
+counted per reason (`losses`: logged when an outage begins and when it ends, kept in
+`journey_losses`), never retried into a request; at exit, what is still queued is counted and
+logged too. The rows themselves, and the order a call's events keep, are `rows`'.
 """
 
 from __future__ import annotations
 
 import atexit
-import functools
 import hashlib
 import hmac
-import logging
 import os
-import re
 import threading
 import time
 import weakref
 from collections import deque
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
+from typing import Any, NamedTuple
 
-from sqlalchemy import (
-    BigInteger,
-    Column,
-    DateTime,
-    Dialect,
-    Engine,
-    Index,
-    Integer,
-    String,
-    Table,
-    delete,
-    func,
-    select,
-)
+from sqlalchemy import Engine, delete, func, or_, select
 
-from .. import db
-from .events import EVENTS, KEYS
+from .. import db, metrics
+from ..db import describe
+from .events import EVENTS, FUTURE_SLACK, utcnow
+from .losses import Ending, Losses, losses
+from .rows import COLUMNS, STORED, Pending, Row, Sequence, Stored, events, insert_sql, stored
 
-log = logging.getLogger(__name__)
+__all__ = ["COLUMNS", "JourneyStore", "Purged", "Row", "describe", "events", "losses", "utcnow"]
 
 # The writer waits this long for another process's schema change before it drops the batch.
 WRITER_SCHEMA_WAIT_MS = 2000
 
-NODE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
-LANG = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,2}")
-OUTCOME = re.compile(r"[a-z][a-z-]{0,19}")
-# Defence in depth: whatever a caller of `record` passes, no run of digits that could be part of
-# a phone number is ever stored in a text column.
-DIGIT_RUN = re.compile(r"\d{4,}")
-
-events = Table(
-    "journey_events",
-    db.metadata,
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
-    Column("call_key", String(64), nullable=False),
-    Column("at", DateTime(), nullable=False),
-    Column("event", String(24), nullable=False),
-    Column("node", String(64)),
-    Column("lang", String(16)),
-    Column("key", String(1)),
-    Column("outcome", String(20)),
-    Column("duration", Integer),
-    Index("ix_journey_events_at", "at"),
-    Index("ix_journey_events_call", "call_key", "at"),
-)
-
 _stores: weakref.WeakSet[JourneyStore] = weakref.WeakSet()
 
 
-def utcnow() -> datetime:
-    """Return the current UTC time as a naive datetime, the form stored in every dialect."""
-    return datetime.now(UTC).replace(tzinfo=None)
+class Purged(NamedTuple):
+    """What a purge deleted: events older than the retention, and events dated impossibly far ahead."""
 
-
-@functools.lru_cache(maxsize=4096)
-def _clean(value: str, pattern: re.Pattern[str]) -> str:
-    """Return value if it is a plain word of its kind and holds no run of digits, else '?'."""
-    return value if pattern.fullmatch(value) and not DIGIT_RUN.search(value) else "?"
-
-
-def _word(value: object, pattern: re.Pattern[str]) -> str | None:
-    return None if value is None or value == "" else _clean(str(value), pattern)
-
-
-# A queued event: the raw CallSid lives only in memory, until the writer hashes it.
-Pending = tuple[str, float, str, object, object, object, object, object]
-Row = tuple[str, datetime, str, str | None, str | None, str | None, str | None, int | None]
-COLUMNS = ("call_key", "at", "event", "node", "lang", "key", "outcome", "duration")
+    old: int
+    future: int
 
 
 class JourneyStore:
@@ -104,6 +57,7 @@ class JourneyStore:
         linger: float = 0.25,
         idle_seconds: float = 5.0,
         warn_every: float = 10.0,
+        exit_timeout: float = 2.0,
     ) -> None:
         if not secret:
             raise ValueError("a journey store needs the app's SECRET_KEY (set IVR_SECRET_KEY)")
@@ -114,8 +68,8 @@ class JourneyStore:
         self.linger = linger
         self.idle_seconds = idle_seconds
         self.warn_every = warn_every
+        self.exit_timeout = exit_timeout
         self.written = 0
-        self.dropped = 0
         self._schema_ready = False
         self._keys: dict[str, str] = {}
         self._reset()
@@ -129,8 +83,23 @@ class JourneyStore:
         self._wake = threading.Event()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
-        self._last_warning = float("-inf")
-        self._unwarned = 0
+        self.losses = Losses(self.warn_every)
+        self._closed = False
+        self._inflight = 0
+        self._inflight_lost = False
+        self._sequence = Sequence(self.warn_every)
+
+    @property
+    def dropped(self) -> int:
+        """Return how many events this process lost, for every reason."""
+        return self.losses.total
+
+    @dropped.setter
+    def dropped(self, value: int) -> None:
+        """Count losses from zero again (a benchmark between rounds); only 0 may be set."""
+        if value:
+            raise ValueError("only 0 may be set: losses are counted, not assigned")
+        self.losses = Losses(self.warn_every)
 
     def call_key(self, call_sid: str) -> str:
         """Return the keyed hash that stands in for a CallSid."""
@@ -155,8 +124,11 @@ class JourneyStore:
             self.engine.dispose(close=False)
         if not call_sid or event not in EVENTS:
             return False
+        if self._closed:
+            self.losses.count(1, "shutdown", "the process is exiting")
+            return False
         if len(self._pending) >= self.capacity:
-            self._drop(1, "the queue is full (the store is slow or down)")
+            self.losses.count(1, "queue_full", "the queue is full (the store is slow or down)")
             return False
         # Only an append here: hashing, checking and writing happen on the writer thread.
         self._pending.append((str(call_sid), time.time(), event, node, lang, key, outcome, duration))
@@ -176,22 +148,55 @@ class JourneyStore:
             time.sleep(0.002)
         return True
 
-    def stats(self) -> dict[str, int]:
-        """Return how many events this process wrote, dropped, and has waiting."""
-        return {"written": self.written, "dropped": self.dropped, "queued": len(self._pending)}
+    def close(self, timeout: float = 2.0) -> int:
+        """Flush, then count what is still queued or being written as lost (`shutdown`); return how many.
+
+        The atexit hook calls this; it logs a last line when anything was lost. Events recorded
+        afterwards are counted lost at once.
+        """
+        if self._pid != os.getpid():
+            return 0  # a forked child that recorded nothing: the parent's queue is the parent's
+        if self._closed:
+            return 0
+        self.flush(timeout)
+        with self._lock:
+            self._closed = True
+            lost = len(self._pending) + self._inflight
+            self._inflight_lost = self._inflight > 0
+            self._pending.clear()
+        self.losses.at_exit(lost)
+        return lost
+
+    def stats(self) -> dict[str, Any]:
+        """Return how many events this process wrote, dropped (in all and per reason) and has waiting."""
+        found = self.losses.health()
+        return {
+            "written": self.written,
+            "dropped": found["dropped"],
+            "dropped_by_reason": found["dropped_by_reason"],
+            "queued": len(self._pending),
+            "outage": found["outage"] is not None,
+        }
+
+    def health(self) -> dict[str, Any]:
+        """Return this process's figures for `/health`, as plain JSON values (no caller data)."""
+        return {"written": self.written, "queued": len(self._pending), **self.losses.health()}
 
     def ensure_schema(self, wait_ms: int = db.SCHEMA_LOCK_MS) -> None:
         """Create the tables if they are missing (idempotent)."""
         db.upgrade(self.engine, wait_ms)
         self._schema_ready = True
 
-    def purge(self, older_than_days: int) -> int:
-        """Delete events older than the given number of days; return how many went."""
-        cutoff = utcnow() - timedelta(days=older_than_days)
+    def purge(self, older_than_days: int) -> Purged:
+        """Delete events (and loss counts) older than the given days or dated over a day ahead."""
+        now = utcnow()
+        cutoff, ahead = now - timedelta(days=older_than_days), now + FUTURE_SLACK
         self.ensure_schema()
         with self.engine.begin() as connection:
-            result = connection.execute(delete(events).where(events.c.at < cutoff))
-        return int(result.rowcount or 0)
+            old = connection.execute(delete(events).where(events.c.at < cutoff)).rowcount
+            future = connection.execute(delete(events).where(events.c.at > ahead)).rowcount
+            connection.execute(delete(losses).where(or_(losses.c.began < cutoff, losses.c.began > ahead)))
+        return Purged(int(old or 0), int(future or 0))
 
     def count(self) -> int:
         """Return how many events the store holds."""
@@ -224,39 +229,51 @@ class JourneyStore:
             self._busy = True
             try:
                 while self._pending:
-                    batch = [self._pending.popleft() for _ in range(min(self.batch_size, len(self._pending)))]
-                    try:
-                        self._write(self._rows(batch))
-                    except Exception as error:  # noqa: BLE001 - any store failure drops the batch, counted
-                        self._drop(len(batch), f"the store failed: {describe(error)}")
+                    self._write_batch()
             finally:
                 self._busy = False
             idle_since = time.monotonic()
 
-    def _rows(self, batch: list[Pending]) -> list[Row]:
-        """Turn queued events into stored rows: hash the CallSid, keep only plain words."""
+    def _write_batch(self) -> None:
+        """Write one batch; count it lost if the store fails, and end the outage if the queue is small."""
+        with self._lock:
+            batch = [self._pending.popleft() for _ in range(min(self.batch_size, len(self._pending)))]
+            self._inflight = len(batch)
+            ending: Ending | None = self.losses.ending(len(self._pending) < self.capacity / 2)
+        error: Exception | None = None
+        try:
+            self._write(self._rows(batch), ending.rows() if ending else [])
+        except Exception as exc:  # noqa: BLE001 - any store failure drops the batch, counted
+            error = exc
+        with self._lock:
+            self._inflight = 0
+            counted_at_exit, self._inflight_lost = self._inflight_lost, False
+            if error is None:
+                self.written += len(batch)
+                metrics.JOURNEY_EVENTS_WRITTEN.inc(len(batch))
+        if counted_at_exit:
+            if error is None:
+                self.losses.recovered(len(batch))
+        elif error is not None:
+            self.losses.count(len(batch), "store_failed", describe(error))
+        elif ending is not None:
+            self.losses.ended(ending)
+
+    def _rows(self, batch: list[Pending]) -> list[Stored]:
+        """Turn queued events into stored rows: hash the CallSid, keep only plain words, number them."""
         if len(self._keys) > 10_000:
             self._keys.clear()
-        rows: list[Row] = []
-        for sid, stamp, event, node, lang, key, outcome, duration in batch:
+        rows: list[Stored] = []
+        for queued in batch:
+            sid, stamp = queued[0], queued[1]
             call_key = self._keys.get(sid)
             if call_key is None:
                 call_key = self._keys[sid] = self.call_key(sid)
-            rows.append(
-                (
-                    call_key,
-                    datetime.fromtimestamp(stamp, UTC).replace(tzinfo=None),
-                    event,
-                    _word(node, NODE),
-                    _word(lang, LANG),
-                    key if isinstance(key, str) and key in KEYS else ("?" if key else None),
-                    _word(outcome, OUTCOME),
-                    duration if type(duration) is int and 0 <= duration < 10**7 else None,
-                )
-            )
+            rows.append(stored(call_key, queued, self._sequence.next(stamp)))
         return rows
 
-    def _write(self, rows: list[Row]) -> None:
+    def _write(self, rows: list[Stored], lost: list[dict[str, Any]]) -> None:
+        """Insert the rows (and an ended outage's losses) in one transaction."""
         if not self._schema_ready:
             self.ensure_schema(wait_ms=WRITER_SCHEMA_WAIT_MS)
         dialect = self.engine.dialect
@@ -264,47 +281,22 @@ class JourneyStore:
             if dialect.name == "sqlite":
                 cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
                 cursor.executemany(
-                    _insert_sql(dialect), [(r[0], r[1].isoformat(" ", "microseconds"), *r[2:]) for r in rows]
+                    insert_sql(dialect), [(r[0], r[1].isoformat(" ", "microseconds"), *r[2:]) for r in rows]
                 )
             elif dialect.name == "postgresql" and dialect.driver == "psycopg":
                 # COPY: the cheapest way in, so the writer takes little CPU from the webhooks.
                 with connection.connection.driver_connection.cursor() as cursor:  # type: ignore[union-attr]
-                    with cursor.copy(f"COPY {events.name} ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+                    with cursor.copy(f"COPY {events.name} ({', '.join(STORED)}) FROM STDIN") as copy:
                         for row in rows:
                             copy.write_row(row)
             else:
-                connection.execute(events.insert(), [dict(zip(COLUMNS, row, strict=True)) for row in rows])
-        self.written += len(rows)
-
-    def _drop(self, count: int, reason: str) -> None:
-        with self._lock:
-            self.dropped += count
-            self._unwarned += count
-            now = time.monotonic()
-            if now - self._last_warning < self.warn_every:
-                return
-            self._last_warning = now
-            unwarned, self._unwarned = self._unwarned, 0
-            total = self.dropped
-        log.warning("journey events dropped: %d now, %d in all by this process; %s", unwarned, total, reason)
-
-
-@functools.lru_cache(maxsize=8)
-def _insert_sql(dialect: Dialect) -> str:
-    quote = dialect.identifier_preparer.quote
-    marks = ", ".join("?" for _ in COLUMNS)
-    return f"INSERT INTO {events.name} ({', '.join(quote(c) for c in COLUMNS)}) VALUES ({marks})"
-
-
-def describe(error: BaseException) -> str:
-    """Name an error by its type and first line, without the SQL parameters SQLAlchemy appends."""
-    inner = getattr(error, "orig", None) or error
-    first = str(inner).strip().splitlines()[0] if str(inner).strip() else ""
-    return f"{type(inner).__name__}: {first[:200]}"
+                connection.execute(events.insert(), [dict(zip(STORED, row, strict=True)) for row in rows])
+            if lost:
+                connection.execute(losses.insert(), lost)
 
 
 @atexit.register
 def _flush_all() -> None:
-    """Give queued events a moment to reach the store when the process exits."""
+    """Give queued events a moment to reach the store when the process exits; count and log the rest."""
     for store in list(_stores):
-        store.flush(timeout=2.0)
+        store.close(store.exit_timeout)

@@ -23,7 +23,9 @@ def health() -> dict[str, Any]:
     found = services()
     live = found.live
     version = live.current().flow.version
-    body: dict[str, Any] = {"status": "degraded" if live.degraded else "ok", "flow": version}
+    journeys = found.journeys.health() if found.journeys is not None else None
+    dropping = bool(journeys and journeys.get("outage"))
+    body: dict[str, Any] = {"status": "degraded" if live.degraded or dropping else "ok", "flow": version}
     body["serving"] = live.source
     if live.problems:
         body["on_disk"] = {
@@ -31,6 +33,8 @@ def health() -> dict[str, Any]:
             "problems": len(live.problems),
             "first": [str(p) for p in live.problems[:10]],
         }
+    if journeys is not None:
+        body["journeys"] = journeys  # this worker's counts: written, queued, lost by reason, an outage
     return body
 
 

@@ -6,6 +6,7 @@ import logging
 import re
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 from flask import Blueprint, Response, abort, g, request
 
@@ -74,7 +75,7 @@ def gather() -> Response:
     key = parse_key(request.values.get("Digits"))
     if not key and request.values.get("SpeechResult"):
         key = _spoken_key(state)
-    next_step = step(live.flow, state, key, live.renderer.offered)
+    next_step = _withdrawn(step(live.flow, state, key, live.renderer.offered))
     slow = state.slow if next_step.slow is None else next_step.slow
     return _answer(next_step, next_step.lang or state.lang, key=key or None, at=state.node, slow=slow)
 
@@ -91,7 +92,7 @@ def dial() -> Response:
         known = outcome if outcome in DIAL_STATUSES else "other"  # a label is one of a few words, never more
         metrics.TRANSFERS.labels(node.contact or "?", known).inc()
     return _answer(
-        dial_step(live.flow, state, status),
+        _withdrawn(dial_step(live.flow, state, status)),
         state.lang,
         key=None,
         at=state.node,
@@ -166,6 +167,22 @@ def _state() -> State:
         invalid=_small_int(args.get("i")),
         slow=args.get("slow") == "1",
     )
+
+
+def _withdrawn(next_step: FlowStep) -> FlowStep:
+    """Put the 999 advice first for a caller whose language was withdrawn mid-call (its audio is gone).
+
+    They go on in the default language; before anything else they hear the 999 advice in it.
+    """
+    live = services().live.current()
+    asked = request.args.get("lang", "")
+    flow = live.flow
+    if not asked or asked in live.renderer.offered or asked not in flow.voices or next_step.lang:
+        return next_step
+    target = flow.nodes.get(next_step.node)
+    if flow.emergency_prompt in next_step.notices or (target and target.say[:1] == (flow.emergency_prompt,)):
+        return next_step  # they hear it first anyway
+    return replace(next_step, notices=(flow.emergency_prompt, *next_step.notices))
 
 
 def _spoken_key(state: State) -> str:
