@@ -10,15 +10,16 @@ May import: `ivr.flow` only.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..flow import Flow, FlowError, Problem, parse
+from ..flow import FLOW_FILE, Flow, FlowError, Problem, display, parse
 from ..flow.languages import Lookup
 from ..flow.queries import Durations
 from . import accessibility, structure  # noqa: F401 - importing them registers their rules
 from .report import LanguageReport, measured_problems, report
-from .rules import RULES, rule, validate
+from .rules import RULES, failed, rule, validate
 
 __all__ = [
     "RULES",
@@ -31,6 +32,8 @@ __all__ = [
     "verdict",
 ]
 
+log = logging.getLogger(__name__)
+
 
 def load(prompts_dir: Path) -> tuple[Flow | None, list[Problem]]:
     """Load and validate the flow and catalogues in a folder; return the flow and all problems.
@@ -38,7 +41,12 @@ def load(prompts_dir: Path) -> tuple[Flow | None, list[Problem]]:
     The flow is None when it cannot be built at all; otherwise it is returned even with
     problems, so that tools can show it. Serving needs an empty problem list.
     """
-    flow, problems = parse(prompts_dir)
+    try:
+        flow, problems = parse(prompts_dir)
+    except Exception as exc:  # noqa: BLE001 - never expected: parsing reports every fault it knows
+        log.error("reading the flow in %s failed", prompts_dir, exc_info=exc)
+        reason = f"the flow could not be read ({type(exc).__name__}: {exc}); see the log"
+        return None, [Problem(display(prompts_dir / FLOW_FILE), None, None, reason)]
     if flow is not None:
         problems += validate(flow)
     return flow, problems
@@ -75,5 +83,20 @@ def verdict(
     audio's measured lengths."""
     problems = list(validate(flow) if problems is None else problems)
     if durations is not None:
-        problems += measured_problems(flow, durations)
-    return Verdict(problems, report(flow, present, durations))
+        try:
+            problems += measured_problems(flow, durations)
+        except Exception as exc:  # noqa: BLE001 - the verdict says so rather than raising
+            problems.append(failed(flow, "measuring the audio", exc))
+    try:
+        languages = report(flow, present, durations)
+    except Exception as exc:  # noqa: BLE001 - `report` guards each language; this is the last net
+        problems.append(failed(flow, "the language report", exc))
+        languages = []
+    for line in languages:
+        if line.failed:
+            problems.append(
+                Problem(
+                    display(flow.path), None, None, f"{line.lang}: the language report failed: {line.failed}"
+                )
+            )
+    return Verdict(problems, languages)

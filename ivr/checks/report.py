@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from ..flow import Flow, Problem, display
-from ..flow.languages import Lookup, availability
+from ..flow.languages import Availability, Lookup, availability
 from ..flow.queries import (
     Durations,
     advice_end,
@@ -16,6 +17,8 @@ from ..flow.queries import (
     refuge_offer,
     seconds_until,
 )
+
+log = logging.getLogger(__name__)
 
 
 def measured_problems(flow: Flow, durations: Durations) -> list[Problem]:
@@ -52,8 +55,11 @@ class LanguageReport:
     own_999: float | None
     first_refuge: float | None
     own_refuge: float | None
+    failed: str | None = None  # why this language could not be judged: a fault in the report itself
 
     def __str__(self) -> str:
+        if self.failed:
+            return f"{self.lang} ({self.name}, {self.review}): NOT judged ({self.failed})"
         state = "offered" if self.offered else "NOT offered"
         detail = self.reason.removeprefix("offered: ")
         text = f"{self.lang} ({self.name}, {self.review}): {state} ({detail}); "
@@ -73,26 +79,63 @@ def _s(value: float | None) -> str:
 def report(
     flow: Flow, audio: Lookup | None = None, durations: Durations | None = None
 ) -> list[LanguageReport]:
-    """Report every declared language: review state, offered or why not, seconds to 999 and Refuge."""
-    found = {lang: availability(flow, lang, audio) for lang in declared_languages(flow)}
-    offered = [lang for lang, a in found.items() if a.offered]
+    """Report every declared language: review state, offered or why not, seconds to 999 and Refuge.
+
+    A language whose report fails (a flow no rule foresaw) is reported as not judged, with why,
+    and logged; `report` never raises.
+    """
+    found: dict[str, Availability | LanguageReport] = {}
+    for lang in declared_languages(flow):
+        try:
+            found[lang] = availability(flow, lang, audio)
+        except Exception as exc:  # noqa: BLE001 - said on the language's line instead
+            found[lang] = _not_judged(flow, lang, exc)
+    offered = [lang for lang, a in found.items() if isinstance(a, Availability) and a.offered]
     lines = []
     for lang, avail in found.items():
-        language = flow.catalogue.languages[lang]
-        assumed = offered if lang in offered else [*offered, lang]
-        heard = [(p, c) for p, c in opening(flow, lang, assumed) if flow.catalogue.has(p, c)]
-        default = flow.default_language
-        lines.append(
-            LanguageReport(
-                lang=lang,
-                name=language.name,
-                review=language.review,
-                offered=avail.offered,
-                reason=avail.reason,
-                first_999=seconds_until(flow, heard, advice_end(flow, heard, default), durations),
-                own_999=seconds_until(flow, heard, advice_end(flow, heard, lang), durations),
-                first_refuge=seconds_until(flow, heard, refuge_offer(flow, heard, default), durations),
-                own_refuge=seconds_until(flow, heard, refuge_offer(flow, heard, lang), durations),
-            )
-        )
+        if isinstance(avail, LanguageReport):
+            lines.append(avail)
+            continue
+        try:
+            lines.append(_language_report(flow, lang, avail, offered, durations))
+        except Exception as exc:  # noqa: BLE001 - one language's fault must not hide the others
+            lines.append(_not_judged(flow, lang, exc))
     return lines
+
+
+def _not_judged(flow: Flow, lang: str, exc: Exception) -> LanguageReport:
+    """Log a language whose report failed, and return its line: not offered, not judged, and why."""
+    log.error("the report of %s failed on the flow in %s", lang, flow.path.parent, exc_info=exc)
+    language = flow.catalogue.languages[lang]
+    return LanguageReport(
+        lang=lang,
+        name=language.name,
+        review=language.review,
+        offered=False,
+        reason="not judged",
+        first_999=None,
+        own_999=None,
+        first_refuge=None,
+        own_refuge=None,
+        failed=f"{type(exc).__name__}: {exc}",
+    )
+
+
+def _language_report(
+    flow: Flow, lang: str, avail: Availability, offered: list[str], durations: Durations | None
+) -> LanguageReport:
+    language = flow.catalogue.languages[lang]
+    assumed = offered if lang in offered else [*offered, lang]
+    heard = [(p, c) for p, c in opening(flow, lang, assumed) if flow.catalogue.has(p, c)]
+    default = flow.default_language
+    return LanguageReport(
+        lang=lang,
+        name=language.name,
+        review=language.review,
+        offered=avail.offered,
+        reason=avail.reason,
+        first_999=seconds_until(flow, heard, advice_end(flow, heard, default), durations),
+        own_999=seconds_until(flow, heard, advice_end(flow, heard, lang), durations),
+        first_refuge=seconds_until(flow, heard, refuge_offer(flow, heard, default), durations),
+        own_refuge=seconds_until(flow, heard, refuge_offer(flow, heard, lang), durations),
+    )

@@ -43,7 +43,8 @@ def references(flow: Flow) -> Iterator[Problem]:
         if code not in flow.catalogue.languages:
             yield at(None, None, f"language {code!r} has no catalogue prompts/{code}.yaml")
     for key, gkey in flow.global_keys.items():
-        if gkey.action == "goto" and gkey.node not in nodes:
+        # A goto with no node at all is a problem parsing reports.
+        if gkey.action == "goto" and gkey.node is not None and gkey.node not in nodes:
             yield at(None, None, f"global key {key!r} goes to unknown node {gkey.node!r}")
 
 

@@ -1,7 +1,8 @@
 """The call flow: the leaf that every other part of the line builds on.
 
 Owns the flow model (`model`), reading `prompts/flow.yaml` and the catalogues with line
-numbers (`parse`, `catalogue`, `yamlfile`), and the questions every part asks of a flow
+numbers (`parse`, `catalogue`, `yamlfile`; `fields` reads each value's type, so that a malformed
+value is a problem at its line, never an exception), and the questions every part asks of a flow
 (`queries`: prompts heard where, language order, speech length, says-999; `languages`:
 which languages callers are offered; `speech`: spoken answers).
 

@@ -9,10 +9,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import yamlfile
+from . import fields, yamlfile
+from .fields import kind_of
+from .yamlfile import LineDict
 
 PLACEHOLDER = re.compile(r"\{([A-Za-z0-9_]+)\}")
 REVIEW_STATES = ("draft", "reviewed", "approved")
+CATALOGUE_FIELDS = ("meta", "prompts", "speech")
+META_FIELDS = ("name", "native_name", "review", "option_pattern", "keys", "pace", "recordings_only")
+PACE_FIELDS = ("unit", "per_second")
+PACE_UNITS = ("word", "character")
+MAX_PER_SECOND = 20
+SPEECH_FIELDS = ("language", "numbers", "keys", "routes")
 
 
 @dataclass(frozen=True)
@@ -85,58 +93,126 @@ def placeholders(text: str) -> list[str]:
 def load_language(path: Path) -> tuple[Language | None, list[tuple[int | None, str]]]:
     """Read one catalogue file; return it (or None) and its problems as (line, reason)."""
     problems: list[tuple[int | None, str]] = []
+
+    def report(line: int | None, reason: str) -> None:
+        problems.append((line, reason))
+
     try:
         data, _ = yamlfile.load(path)
     except yamlfile.YamlError as exc:
         return None, [(exc.line, exc.reason)]
-    if not isinstance(data, dict):
-        return None, [(1, "a catalogue must be a mapping with 'meta' and 'prompts'")]
-    meta = data.get("meta") or {}
+    if not isinstance(data, LineDict):
+        return None, [(1, f"a catalogue must be a mapping with 'meta' and 'prompts', not {kind_of(data)}")]
+    fields.unknown(data, CATALOGUE_FIELDS, report)
+    meta = _meta(fields.mapping(data, "meta", report), report)
     texts = data.get("prompts")
-    if not isinstance(meta, dict):
-        problems.append((_line(data, "meta"), "'meta' must be a mapping"))
-        meta = {}
-    if not isinstance(texts, dict):
-        return None, [*problems, (_line(data, "prompts"), "'prompts' must map prompt ids to texts")]
+    if not isinstance(texts, LineDict):
+        shown = "" if texts is None else f", not {kind_of(texts)}"
+        return None, [*problems, (data.line_of("prompts"), f"'prompts' must map prompt ids to texts{shown}")]
     clean: dict[str, str] = {}
     lines: dict[str, int] = {}
     for key, value in texts.items():
-        line = texts.line_of(key) if isinstance(texts, yamlfile.LineDict) else None
+        line = texts.line_of(key)
         if not isinstance(key, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", key):
-            problems.append((line, f"prompt id {key!r} must be snake_case"))
-            continue
-        if not isinstance(value, str) or not value.strip():
-            problems.append((line, f"prompt {key!r} has no text"))
-            continue
-        clean[key] = value
-        if line:
-            lines[key] = line
-    review = str(meta.get("review", "draft"))
-    if review not in REVIEW_STATES:
-        problems.append(
-            (_line(meta, "review"), f"review state {review!r} is not one of {', '.join(REVIEW_STATES)}")
-        )
-    pattern = str(meta.get("option_pattern", ""))
-    if pattern:
-        try:
-            re.compile(pattern.replace("{key}", "0"))
-        except re.error as exc:
-            problems.append((_line(meta, "option_pattern"), f"option_pattern is not a valid pattern: {exc}"))
-            pattern = ""
+            report(line, f"prompt id {key!r} must be snake_case")
+        elif not isinstance(value, str):
+            report(line, f"prompt {key!r} must be a text, not {kind_of(value)}")
+        elif not value.strip():
+            report(line, f"prompt {key!r} has no text")
+        else:
+            clean[key] = value
+            if line:
+                lines[key] = line
+    name = str(meta.get("name", path.stem))
     language = Language(
         code=path.stem,
-        name=str(meta.get("name", path.stem)),
-        native_name=str(meta.get("native_name", meta.get("name", path.stem))),
-        review=review,
-        option_pattern=pattern,
+        name=name,
+        native_name=str(meta.get("native_name", name)),
+        review=str(meta.get("review", "draft")),
+        option_pattern=str(meta.get("option_pattern", "")),
         texts=clean,
         path=path,
         lines=lines,
-        meta=dict(meta),
-        speech=dict(data.get("speech") or {}) if isinstance(data.get("speech"), dict) else {},
+        meta=meta,
+        speech=_speech(fields.mapping(data, "speech", report), report),
     )
     return language, problems
 
 
-def _line(mapping: object, key: str) -> int | None:
-    return mapping.line_of(key) if isinstance(mapping, yamlfile.LineDict) else None
+def _meta(spec: LineDict, report: fields.Report) -> dict[str, Any]:
+    """Return the well-formed entries of a catalogue's `meta`; report the rest."""
+    where = "meta: "
+    fields.unknown(spec, META_FIELDS, report, where)
+    meta: dict[str, Any] = {}
+    for name in ("name", "native_name"):
+        value = fields.text(spec, name, report, "a text", where)
+        if value is not None:
+            meta[name] = value
+    review = fields.text(spec, "review", report, f"one of {', '.join(REVIEW_STATES)}", where)
+    if review is not None and review not in REVIEW_STATES:
+        report(spec.line_of("review"), f"review state {review!r} is not one of {', '.join(REVIEW_STATES)}")
+    elif review is not None:
+        meta["review"] = review
+    pattern = fields.text(spec, "option_pattern", report, "a pattern in quotes", where)
+    if pattern is not None:
+        try:
+            for key in fields.PHONE_KEYS:  # as the rules use it: with each key an option may have
+                re.compile(pattern.replace("{key}", re.escape(key)))
+            meta["option_pattern"] = pattern
+        except (re.error, OverflowError, RecursionError, ValueError) as exc:
+            report(spec.line_of("option_pattern"), f"option_pattern is not a valid pattern: {exc}")
+    keys = fields.mapping(spec, "keys", report, where)
+    named: dict[str, str] = {}
+    for key, value in keys.items():
+        if not isinstance(value, str) or not value.strip():
+            report(
+                keys.line_of(key),
+                f"meta: keys: {key!r} must be how the key is named aloud, not {kind_of(value)}",
+            )
+        else:
+            named[str(key)] = value
+    if "keys" in spec:
+        meta["keys"] = named
+    pace = fields.mapping(spec, "pace", report, where)
+    fields.unknown(pace, PACE_FIELDS, report, "meta: pace: ")
+    if "unit" in pace:
+        if pace["unit"] in PACE_UNITS:
+            meta.setdefault("pace", {})["unit"] = pace["unit"]
+        else:
+            shown = repr(pace["unit"]) if isinstance(pace["unit"], str) else kind_of(pace["unit"])
+            report(pace.line_of("unit"), f"meta: pace: unit {shown} is not one of {', '.join(PACE_UNITS)}")
+    if "per_second" in pace:
+        per_second = fields.number(pace["per_second"], 0, MAX_PER_SECOND)
+        if per_second is None:
+            report(
+                pace.line_of("per_second"),
+                f"meta: pace: 'per_second' must be the words (or characters) spoken a second, more than 0 "
+                f"and at most {MAX_PER_SECOND}, not {kind_of(pace['per_second'])}",
+            )
+        else:
+            meta.setdefault("pace", {})["per_second"] = per_second
+    recordings = fields.flag(spec, "recordings_only", report, where)
+    if recordings is not None:
+        meta["recordings_only"] = recordings
+    return meta
+
+
+def _speech(spec: LineDict, report: fields.Report) -> dict[str, Any]:
+    """Return the well-formed words of a catalogue's `speech`; report the rest."""
+    fields.unknown(spec, SPEECH_FIELDS, report, "speech: ")
+    speech: dict[str, Any] = {}
+    for name in ("language", "numbers"):
+        if name in spec:
+            found = fields.words(spec[name], spec.line_of(name), report, f"speech: '{name}'")
+            if found is not None:
+                speech[name] = found
+    for name in ("keys", "routes"):
+        table = fields.mapping(spec, name, report, "speech: ")
+        entries: dict[str, list[str]] = {}
+        for key, value in table.items():
+            found = fields.words(value, table.line_of(key), report, f"speech: {name}: {key!r}")
+            if found is not None:
+                entries[str(key)] = found
+        if name in spec:
+            speech[name] = entries
+    return speech

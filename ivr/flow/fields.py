@@ -88,7 +88,11 @@ def words(value: Any, line: int | None, report: Report, what: str) -> list[str] 
         isinstance(w, str) or (isinstance(w, int) and not isinstance(w, bool)) for w in value
     ):
         return [str(w) for w in value]
-    report(line, f"{what} must be a list of words, e.g. [help, get help], not {kind_of(value)}")
+    shown = kind_of(value)
+    if isinstance(value, list):
+        wrong = next(w for w in value if not isinstance(w, str | int) or isinstance(w, bool))
+        shown = f"a list holding {kind_of(wrong)}"
+    report(line, f"{what} must be a list of words, e.g. [help, get help], not {shown}")
     return None
 
 

@@ -135,7 +135,9 @@ def _contacts(data: LineDict, report: fields.Report) -> dict[str, Contact]:
             report(line, f"{where}must be a mapping of name, spoken and e164, not {kind_of(spec)}")
             continue
         fields.unknown(spec, CONTACT_FIELDS, report, where)
-        spoken = fields.text(spec, "spoken", report, 'the number as it is published, in quotes ("101")', where)
+        spoken = fields.text(
+            spec, "spoken", report, 'the number as it is published, in quotes ("101")', where
+        )
         e164 = fields.text(spec, "e164", report, 'the number to dial, in quotes ("+44...")', where)
         name = fields.text(spec, "name", report, "a text", where)
         if spoken is None:
@@ -249,7 +251,9 @@ def _parse_node(nid: str, spec: Any, line: int | None, problem: Found) -> Node |
     kind = spec.get("kind")
     if not isinstance(kind, str) or kind not in KINDS:
         shown = repr(kind) if isinstance(kind, str) else kind_of(kind)
-        report(spec.line_of("kind") if "kind" in spec else line, f"kind {shown} is not one of {', '.join(KINDS)}")
+        report(
+            spec.line_of("kind") if "kind" in spec else line, f"kind {shown} is not one of {', '.join(KINDS)}"
+        )
         return None
     for extra in sorted(set(spec) - set(NODE_FIELDS), key=str):
         report(spec.line_of(extra), f"unknown field {extra!r}")

@@ -35,7 +35,7 @@ def _words(language: Language | None, section: str) -> dict[str, list[str]]:
     table = language.speech.get(section) if language else None
     if not isinstance(table, dict):
         return {}
-    return {str(k): [str(w) for w in (v or [])] for k, v in table.items()}
+    return {str(k): [str(w) for w in v] for k, v in table.items() if isinstance(v, list)}
 
 
 def _list(language: Language | None, section: str) -> list[str]:

@@ -24,12 +24,43 @@ class LineDict(dict):  # type: ignore[type-arg]
 _Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+ALIAS = "an alias (*name) repeats the value of an anchor (&name) written elsewhere: write the value out here"
+
+
+class _Refused(yaml.constructor.ConstructorError):
+    """Readable YAML that a prompts file may not use."""
+
+
 class _Loader(_Base):  # type: ignore[misc]
+    # A node met a second time is an alias (*name) of an anchor (&name): one value shared by two
+    # places, which an edit of one would silently change in the other. Refused, at the alias's key
+    # (or list) where it can be told, else at the anchor.
+    def _once(self, node: yaml.Node, mark: Any) -> None:
+        if node in self.constructed_objects or node in self.recursive_objects:
+            raise _Refused(None, None, ALIAS, mark)
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        self._once(node, node.start_mark)
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, OverflowError) as exc:
+            # A value YAML's own types cannot hold: a date like 2024-13-45, a number of 5,000 digits.
+            shown = str(node.value) if len(str(node.value)) <= 40 else str(node.value)[:37] + "..."
+            raise yaml.constructor.ConstructorError(
+                None, None, f"the value {shown!r} cannot be read: {exc}", node.start_mark
+            ) from exc
+
+    def construct_sequence(self, node: yaml.SequenceNode, deep: bool = False) -> list[Any]:
+        for child in node.value:
+            self._once(child, node.start_mark)
+        return super().construct_sequence(node, deep)
+
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> LineDict:  # type: ignore[override]
         result = LineDict()
         result.line = node.start_mark.line + 1
         result.key_lines = {}
         for key_node, value_node in node.value:
+            self._once(value_node, key_node.start_mark)
             key = self.construct_object(key_node, deep=True)
             if not isinstance(key, str | int):
                 raise yaml.constructor.ConstructorError(
@@ -69,6 +100,9 @@ def load(path: Path) -> tuple[Any, bytes]:
     gc.disable()
     try:
         return yaml.load(raw, Loader=_Loader), raw  # noqa: S506 - a SafeLoader subclass
+    except _Refused as exc:
+        mark = exc.problem_mark
+        raise YamlError(path, mark.line + 1 if mark else None, str(exc.problem)) from exc
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
@@ -78,6 +112,10 @@ def load(path: Path) -> tuple[Any, bytes]:
         raise YamlError(path, None, f"not valid YAML: {exc}") from exc
     except UnicodeDecodeError as exc:
         raise YamlError(path, None, "not UTF-8 text") from exc
+    except (ValueError, TypeError, OverflowError, RecursionError) as exc:
+        # Nesting too deep to read, or a value that cannot be read and was not marked with its line:
+        # the file is refused like any other unreadable one.
+        raise YamlError(path, None, f"not valid YAML: {exc}") from exc
     finally:
         if collecting:
             gc.enable()
