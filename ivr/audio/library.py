@@ -59,6 +59,7 @@ class PromptAudio:
     original_name: str | None = None
     problem: str | None = None  # why the current file cannot be played, if it cannot
     rebuilt: bool = False  # rebuilt from its file after the manifest was lost: stale until confirmed
+    candidate: int | None = None  # a version made but not live: it plays once published
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,9 @@ class AudioVersion:
     url: str
     original_name: str | None = None
     rebuilt: bool = False
+    candidate: bool = False  # made, not yet live: waits to be published
+    by: str = ""  # who made it
+    published: str = ""  # who made it live, and when (and who approved it, for a staff change)
 
 
 def now_iso() -> str:
@@ -176,9 +180,13 @@ class AudioLibrary(AudioStore):
         self.check()
         text = flow.catalogue.text(prompt_id, lang)
         text_hash = flow.catalogue.text_hash(prompt_id, lang)
-        version = _current(self._entries.get(key_of(prompt_id, lang, slow)))
+        entry = self._entries.get(key_of(prompt_id, lang, slow)) or {}
+        version = _current(entry)
+        candidate = entry.get("candidate")
         if version is None:
-            return PromptAudio(prompt_id, lang, slow, "missing", None, None, None, None, text, text_hash)
+            return PromptAudio(
+                prompt_id, lang, slow, "missing", None, None, None, None, text, text_hash, candidate=candidate
+            )
         problem = self.problem(version["file"])
         state = "stale" if version["text_hash"] != text_hash else "missing" if problem else "fresh"
         return PromptAudio(
@@ -195,6 +203,7 @@ class AudioLibrary(AudioStore):
             original_name=version.get("original_name"),
             problem=problem,
             rebuilt=bool(version.get("rebuilt")),
+            candidate=candidate,
         )
 
     def history(self, flow: Flow, prompt_id: str, lang: str, slow: bool = False) -> list[AudioVersion]:
@@ -204,6 +213,7 @@ class AudioLibrary(AudioStore):
         today = flow.catalogue.text_hash(prompt_id, lang) if flow is not None and has_text else ""
         entry = self._entries.get(key_of(prompt_id, lang, slow)) or {}
         current = entry.get("current")
+        waiting = entry.get("candidate")
         return [
             AudioVersion(
                 version=v["version"],
@@ -216,9 +226,27 @@ class AudioLibrary(AudioStore):
                 url="/audio/" + v["file"],
                 original_name=v.get("original_name"),
                 rebuilt=bool(v.get("rebuilt")),
+                candidate=v["version"] == waiting,
+                by=str(v.get("by", "")),
+                published=str(v.get("published", "")),
             )
             for v in sorted(entry.get("versions", []), key=lambda v: v["version"], reverse=True)
         ]
+
+    def entry(self, prompt_id: str, lang: str, slow: bool = False) -> dict[str, Any]:
+        """Return a prompt's manifest entry (its versions, which is live, which waits), or {}."""
+        self.check()
+        return dict(self._entries.get(key_of(prompt_id, lang, slow)) or {})
+
+    def entries(self) -> list[tuple[tuple[str, str, bool], dict[str, Any]]]:
+        """Return every entry with its (prompt id, language, slow)."""
+        self.check()
+        found = []
+        for key, entry in self._entries.items():
+            lang, _, rest = key.partition("/")
+            prompt_id, _, rate = rest.partition("@")
+            found.append(((prompt_id, lang, rate == "slow"), entry))
+        return found
 
     def is_served(self, name: str) -> bool:
         """Tell whether a path under audio/ is a file the manifest names (only those are served)."""
@@ -228,9 +256,17 @@ class AudioLibrary(AudioStore):
     # -- changing ------------------------------------------------------------------------------
 
     def import_recording(
-        self, flow: Flow, prompt_id: str, lang: str, path: Path, original_name: str, slow: bool = False
+        self,
+        flow: Flow,
+        prompt_id: str,
+        lang: str,
+        path: Path,
+        original_name: str,
+        slow: bool = False,
+        by: str = "",
+        role: str = "",
     ) -> PromptAudio:
-        """Check, convert and install a staff recording as a prompt's audio; AudioRejected if unfit."""
+        """Check and convert a staff recording into a candidate version; AudioRejected if unfit."""
         if not flow.catalogue.has(prompt_id, lang):
             raise AudioRejected(f"there is no prompt {prompt_id!r} in {lang}")
         try:
@@ -245,7 +281,7 @@ class AudioLibrary(AudioStore):
             target = work / ("out" + sound.EXTENSION)
             duration = self.convert(path, target)
             return self.install(
-                flow, prompt_id, lang, slow, target, "recording", duration, original_name=original_name[:200]
+                flow, prompt_id, lang, slow, target, "recording", duration, original_name[:200], by, role
             )
 
     def convert(self, source: Path, target: Path) -> float:
@@ -278,8 +314,15 @@ class AudioLibrary(AudioStore):
         source: str,
         duration: float,
         original_name: str | None = None,
+        by: str = "",
+        role: str = "",
+        live: bool = False,
     ) -> PromptAudio:
-        """Move a converted file into place under its content hash and make it current (atomic)."""
+        """Move a converted file into place under its content hash, as a candidate (or live) version.
+
+        A candidate plays nowhere until it is published (`ivr.audio.publishing`): the caller's rules
+        decide that. `live` makes it current at once: only for what needs no decision (tests, repairs).
+        """
         digest = hashlib.sha256(converted.read_bytes()).hexdigest()[:16]
         name = f"{lang}/{prompt_id}{'-slow' if slow else ''}.{digest}{sound.EXTENSION}"
         text_hash = flow.catalogue.text_hash(prompt_id, lang)
@@ -313,15 +356,23 @@ class AudioLibrary(AudioStore):
             }
             if original_name:
                 version["original_name"] = original_name
+            if by:
+                version["by"] = by
+            if role:
+                version["role"] = role
             entry["versions"].append(version)
-            entry["current"] = number
+            if live:
+                entry["current"] = number
+                entry.pop("candidate", None)
+            else:
+                entry["candidate"] = number
             self._prune(entry)
 
         self.update(change)
         return self.prompt(flow, prompt_id, lang, slow)
 
     def rollback(self, flow: Flow, prompt_id: str, lang: str, slow: bool = False) -> PromptAudio:
-        """Make the version before the current one current again; AudioError if there is none."""
+        """Make the version before the current one the candidate, to publish; AudioError if there is none."""
 
         def change(entries: dict[str, Any]) -> None:
             entry = entries.get(key_of(prompt_id, lang, slow))
@@ -335,7 +386,7 @@ class AudioLibrary(AudioStore):
             problem = self.problem(target["file"])
             if problem:
                 raise AudioError(f"{key_of(prompt_id, lang, slow)} v{target['version']}: {problem}")
-            entry["current"] = target["version"]
+            entry["candidate"] = target["version"]
 
         self.update(change)
         return self.prompt(flow, prompt_id, lang, slow)

@@ -259,11 +259,12 @@ class AudioStore:
         fsync_path(self.root)
 
     def _prune(self, entry: dict[str, Any]) -> None:
-        """Keep the newest HISTORY_KEEP versions (and the current one); their files go on purpose."""
+        """Keep the newest HISTORY_KEEP versions, the current one and the candidate; the others' files go."""
         versions = sorted(entry["versions"], key=lambda v: v["version"])
         keep = versions[-HISTORY_KEEP:]
-        if entry["current"] not in {v["version"] for v in keep}:
-            keep = [v for v in versions if v["version"] == entry["current"]] + keep[1:]
+        for needed in (entry.get("current"), entry.get("candidate")):
+            if needed is not None and needed not in {v["version"] for v in keep}:
+                keep = [v for v in versions if v["version"] == needed] + keep[1:]
         entry["versions"] = keep
         self._pruned |= {v["file"] for v in versions} - {v["file"] for v in keep}
 

@@ -18,7 +18,7 @@ from ..flow import FLOW_FILE, Flow, FlowError, Problem, display, parse
 from ..flow.languages import Lookup
 from ..flow.queries import Durations
 from . import accessibility, structure  # noqa: F401 - importing them registers their rules
-from .report import LanguageReport, measured_problems, report
+from .report import LanguageReport, measured_problems, report, timing_problems
 from .rules import RULES, failed, rule, validate
 
 __all__ = [
@@ -99,4 +99,6 @@ def verdict(
                     display(flow.path), None, None, f"{line.lang}: the language report failed: {line.failed}"
                 )
             )
+    if durations is not None:  # the texts' estimates are rules already: these are the audio's own lengths
+        problems += [p for p in timing_problems(flow, languages) if p not in problems]
     return Verdict(problems, languages)

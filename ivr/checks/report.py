@@ -17,6 +17,7 @@ from ..flow.queries import (
     refuge_offer,
     seconds_until,
 )
+from .structure import GREETING_BUDGET_SECONDS
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,37 @@ def measured_problems(flow: Flow, durations: Durations) -> list[Problem]:
                         f"{lang}: the audio of prompt {pid!r} lasts {length:.1f} s; its budget is {budget} s",
                     )
                 )
+    return found
+
+
+def timing_problems(flow: Flow, languages: list[LanguageReport]) -> list[Problem]:
+    """Return what callers of each offered language would wait too long for, as measured from the audio:
+    the 999 advice (in the greeting, and in their own language) and the key that reaches Refuge."""
+    fname = display(flow.path)
+    limits = flow.limits
+    found: list[Problem] = []
+
+    def late(lang: str, what: str, seconds: float | None, budget: float) -> None:
+        if seconds is not None and seconds > budget:
+            found.append(
+                Problem(
+                    fname,
+                    None,
+                    None,
+                    f"{lang}: {what} ends {seconds:.0f} s into the call; it must end within {budget:.0f} s",
+                )
+            )
+
+    for line in languages:
+        if not line.offered or line.failed:
+            continue
+        late(line.lang, "the 999 advice in the greeting", line.first_999, GREETING_BUDGET_SECONDS)
+        late(line.lang, "the offer of Refuge", line.first_refuge, limits.refuge_seconds)
+        if line.lang != flow.default_language:
+            late(line.lang, "the 999 advice in this language", line.own_999, limits.own_999_seconds)
+            late(
+                line.lang, "the offer of Refuge in this language", line.own_refuge, limits.own_refuge_seconds
+            )
     return found
 
 

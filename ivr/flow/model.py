@@ -98,6 +98,8 @@ class Limits:
     prompt_seconds: int = 40  # speech budget of one prompt
     option_seconds: int = 8  # speech budget of one menu option
     own_999_seconds: int = 60  # speech before the 999 advice in the caller's own language
+    refuge_seconds: int = 30  # speech before the key to Refuge is said, in the default language
+    own_refuge_seconds: int = 90  # and in the caller's own language
     speech_confidence: int = 50  # percent: a spoken answer below it counts as an unknown key
 
 

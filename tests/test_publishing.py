@@ -1,0 +1,135 @@
+"""Safe changes: every change to a prompt's audio is a candidate; the caller's rules decide publishing."""
+
+from __future__ import annotations
+
+import getpass
+import shutil
+from pathlib import Path
+
+import pytest
+
+from ivr.audio import publishing
+from ivr.audio.publishing import PublishRefused, pending, publish, safety_critical
+from ivr.services import services
+from tests.helpers.audio import ffmpeg, make_voice
+from tests.helpers.twilio import post_signed, twiml
+
+
+@pytest.fixture
+def candidate(app, lib, flow, tmp_path: Path):
+    """Make a candidate of a prompt from a voice-like recording of the given length."""
+
+    def make(prompt_id: str, seconds: float, by: str = "sam", role: str = "staff", lang: str = "en-GB"):
+        take = make_voice(tmp_path / f"{prompt_id}-{seconds}.wav", seconds=seconds)
+        return lib.import_recording(flow, prompt_id, lang, take, take.name, by=by, role=role)
+
+    return make
+
+
+def greeting_plays(app) -> list[str]:
+    root = twiml(post_signed(app.test_client(), "/voice", {"CallSid": "CA" + "3" * 32}))
+    return [p.text or "" for p in root.iter("Play")]
+
+
+def test_a_candidate_plays_nowhere_until_it_is_published(app, lib, flow, candidate, ivr) -> None:
+    row = candidate("welcome", 2.4)
+    assert row.candidate is not None and row.state == "missing"  # nothing live yet
+    assert greeting_plays(app) == []
+    listed = ivr("prompts", "pending")
+    assert (
+        "en-GB/welcome v1 by sam" in listed.output and "safety-critical: waits for an admin" in listed.output
+    )
+    done = ivr("prompts", "publish", "welcome")
+    assert done.exit_code == 0, done.output
+    plays = greeting_plays(app)
+    assert len(plays) == 1 and "/audio/en-GB/welcome." in plays[0]
+    assert ivr("prompts", "pending").output.startswith("No candidates")
+    assert lib.history(flow, "welcome", "en-GB")[0].published.endswith(
+        f"by shell:{getpass.getuser()} (approved)"
+    )
+
+
+def test_a_long_welcome_cannot_go_live_and_says_why(app, lib, flow, candidate, ivr) -> None:
+    """A 115-second welcome would put the 999 advice two minutes into the call."""
+    candidate("welcome", 115.0)
+    done = ivr("prompts", "publish", "welcome")
+    assert done.exit_code == 1
+    assert "the 999 advice in the greeting ends" in done.output and "must end within 15 s" in done.output
+    assert "length for its text: it lasts 115" in done.output
+    assert greeting_plays(app) == []  # callers still hear the welcome spoken, 999 advice early
+    assert "breaks a rule" in ivr("prompts", "pending").output
+
+
+def test_any_version_can_go_live_again_forwards_or_back(app, lib, flow, candidate, ivr) -> None:
+    candidate("main_menu_intro", 0.9, role="admin", by="ada")
+    first = ivr("prompts", "publish", "main_menu_intro")
+    assert first.exit_code == 0, first.output
+    candidate("main_menu_intro", 1.1, role="admin", by="ada")
+    assert ivr("prompts", "publish", "main_menu_intro").exit_code == 0
+    assert [v.current for v in lib.history(flow, "main_menu_intro", "en-GB")] == [True, False]
+    back = ivr("prompts", "rollback", "main_menu_intro")
+    assert back.exit_code == 0, back.output
+    assert ivr("prompts", "publish", "main_menu_intro", "--version", "1").exit_code == 0
+    assert [v.current for v in lib.history(flow, "main_menu_intro", "en-GB")] == [False, True]
+    assert ivr("prompts", "publish", "main_menu_intro", "--version", "2").exit_code == 0  # and forwards
+    assert [v.current for v in lib.history(flow, "main_menu_intro", "en-GB")] == [True, False]
+
+
+def test_a_staff_change_to_a_safety_critical_prompt_waits_for_an_admin(app, lib, flow, candidate) -> None:
+    keeping_safe = {"welcome", "advice_999", "silent_solution", "transfer_refuge", "transfer_failed"}
+    assert keeping_safe <= safety_critical(flow)
+    assert "opt_learn" not in safety_critical(flow)
+    candidate("advice_999", 2.5, by="sam", role="staff")
+    with pytest.raises(PublishRefused, match="an admin must approve") as staff:
+        publish(lib, flow, "advice_999", "en-GB", by="sam", role="staff")
+    assert staff.value.findings[0].rule == "four eyes"
+    assert pending(lib, flow)[0].needs_approval
+    publish(lib, flow, "advice_999", "en-GB", by="ada", role="admin")
+    candidate("advice_999", 2.6, by="ada", role="admin")  # an admin's own change needs no second pair
+    publish(lib, flow, "advice_999", "en-GB", by="ada", role="admin")
+    candidate("welcome", 2.4, by="ben", role="staff")
+    publish(lib, flow, "welcome", "en-GB", by="ada", role="admin")
+
+
+def test_an_admin_cannot_approve_their_own_staff_change(app, lib, flow, candidate) -> None:
+    candidate("transfer_refuge", 3.5, by="dual", role="staff")
+    with pytest.raises(PublishRefused, match="another admin") as own:
+        publish(lib, flow, "transfer_refuge", "en-GB", by="dual", role="admin")
+    assert "cannot approve their own" in str(own.value.findings[0])
+
+
+def install_raw(lib, flow, tmp_path: Path, prompt_id: str, *filters: str, seconds: float = 2.5) -> list[str]:
+    """Install a file made straight with ffmpeg (not through the conversion) and judge it."""
+    raw = tmp_path / f"raw-{prompt_id}.wav"
+    ffmpeg("-f", "lavfi", "-i", f"sine=frequency=300:duration={seconds}", *filters,
+           "-ar", "8000", "-ac", "1", "-c:a", "pcm_mulaw", "-y", str(raw))  # fmt: skip
+    copy = tmp_path / "copy.wav"
+    shutil.copyfile(raw, copy)
+    lib.install(flow, prompt_id, "en-GB", False, copy, "recording", seconds, by="ada", role="admin")
+    return [f.rule for f in publishing.findings_for(lib, flow, prompt_id, "en-GB")]
+
+
+@pytest.mark.parametrize(
+    ("filters", "rule"),
+    [
+        (("-af", "volume=-30dB"), "loudness"),
+        (("-af", "adelay=2000,apad=pad_dur=0.1"), "silence"),
+        (("-af", "volume=30dB"), "clipping"),
+    ],
+    ids=["too-quiet", "silence-first", "clipped"],
+)
+def test_a_file_is_measured_before_it_goes_live(app, lib, flow, tmp_path: Path, filters, rule: str) -> None:
+    assert rule in install_raw(lib, flow, tmp_path, "main_menu_intro", *filters)
+
+
+def test_a_plausible_recording_breaks_no_rule(app, lib, flow, candidate) -> None:
+    candidate("main_menu_intro", 0.9)
+    assert publishing.findings_for(lib, flow, "main_menu_intro", "en-GB") == []
+
+
+def test_calls_are_answered_while_a_candidate_waits(app, candidate) -> None:
+    candidate("welcome", 115.0)
+    root = twiml(post_signed(app.test_client(), "/voice", {"CallSid": "CA" + "4" * 32}))
+    texts = [" ".join(s.itertext()) for s in root.iter("Say")]
+    assert any("9 9 9" in t for t in texts[:3])
+    assert services(app).live.current().flow is not None
