@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import html
 import shutil
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 from ivr.audio import publishing
 from ivr.audio.publishing import PublishRefused, pending, publish, safety_critical
 from ivr.services import services
+from tests.helpers.admin import https_client, make_users, sign_in
 from tests.helpers.audio import ffmpeg, make_voice
 from tests.helpers.twilio import post_signed, twiml
 
@@ -133,3 +135,25 @@ def test_calls_are_answered_while_a_candidate_waits(app, candidate) -> None:
     texts = [" ".join(s.itertext()) for s in root.iter("Say")]
     assert any("9 9 9" in t for t in texts[:3])
     assert services(app).live.current().flow is not None
+
+
+def test_check_review_and_publishing_say_the_same_of_the_same_audio(app, lib, flow, candidate, ivr):
+    """The same too-long welcome: refused as a candidate, and named alike by `ivr check` and the console."""
+    made = candidate("welcome", 115.0, by="ada", role="admin")
+    with pytest.raises(PublishRefused) as refused:
+        publish(lib, flow, "welcome", "en-GB", by="ada", role="admin")
+    said = {f.says for f in refused.value.findings if f.rule == "the caller's rules"}
+    assert any("999 advice in the greeting ends" in s for s in said)
+    # Were it live (an older line, a hand edit of the manifest), the check and the review would say the same.
+    entry = lib.entry("welcome", "en-GB")
+    assert entry["candidate"] == made.candidate
+    lib.update(lambda entries: entries["en-GB/welcome"].update(current=made.candidate))
+    checked = ivr("check", "--prompts", str(flow.path.parent))
+    assert checked.exit_code == 1
+    make_users(app)
+    web = https_client(app)
+    sign_in(web, "ada")
+    page = html.unescape(web.get("/admin/flow").get_data(as_text=True))
+    for says in said:
+        assert says in checked.output, says
+        assert says in page, says

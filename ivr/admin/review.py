@@ -114,6 +114,7 @@ def flow() -> str:
         steps=outline(current, lang),
         svg=diagram.svg(current),
         problems=live_flow.problems,
+        measured=live_flow.verdict(current).problems,
         globals=_global_keys(current, lang),
         kinds=KIND_WORDS,
     )

@@ -19,8 +19,7 @@ languages_cli = AppGroup("languages", help="Which languages callers are offered,
 
 def judged(app: Flask, flow: Flow, problems: list[Problem] | None = None) -> Verdict:
     """Judge a flow as the app would serve it: with its fresh audio and their measured lengths."""
-    audio = services(app).audio
-    return verdict(flow, audio.present(flow), audio.durations(flow), problems)
+    return services(app).live.verdict(flow, problems)
 
 
 def check_with_audio(flow: Flow, problems: list[Problem]) -> Verdict:

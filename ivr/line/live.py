@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .. import metrics
 from ..audio.library import AudioLibrary
-from ..checks import load
+from ..checks import Verdict, load, verdict
 from ..flow import Flow, FlowError, Problem
 from ..flow.queries import heard_prompts
 from . import snapshot
@@ -98,6 +98,11 @@ class LiveFlow:
         """Rebuild TwiML for the same flow now (after this process changed the audio)."""
         with self._lock:
             self._live = self._build(self._live.flow)
+
+    def verdict(self, flow: Flow | None = None, problems: list[Problem] | None = None) -> Verdict:
+        """Judge a flow (the serving one by default) with the audio it would play: what `ivr check` says."""
+        flow = flow if flow is not None else self.current().flow
+        return verdict(flow, self.audio.present(flow), self.audio.durations(flow), problems)
 
     @property
     def degraded(self) -> bool:
