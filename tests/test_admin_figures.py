@@ -10,7 +10,7 @@ import pytest
 from ivr.line.simulator import run
 from ivr.services import services
 from tests.helpers.admin import csrf_token, https_client, make_users, sign_in, signed_in
-from tests.helpers.twilio import TOKEN
+from tests.helpers.twilio import TOKEN, sign
 
 
 @pytest.fixture
@@ -28,7 +28,8 @@ def play_calls(app) -> None:
 
 def test_figures_count_the_calls_played(web, app):
     play_calls(app)
-    page = web.get("/admin/figures?days=1").get_data(as_text=True)
+    assert '<dd id="calls">0</dd>' in web.get("/admin/figures?days=1").get_data(as_text=True)  # rehearsals
+    page = web.get("/admin/figures?days=1&simulated=1").get_data(as_text=True)
     assert '<dd id="calls">2</dd>' in page
     assert page.count("<svg") >= 5
     assert '<th scope="row">main_menu</th>' in page
@@ -42,7 +43,12 @@ def test_figures_with_no_calls(web):
 
 def test_csv_download(web, app):
     play_calls(app)
-    response = web.get("/admin/figures.csv?days=30")
+    assert ["calls", "all", "", "0"] in csv.reader(
+        io.StringIO(web.get("/admin/figures.csv").get_data(as_text=True))
+    )
+    page = web.get("/admin/figures?days=30&simulated=1").get_data(as_text=True)
+    assert "figures.csv?days=30&amp;simulated=1" in page
+    response = web.get("/admin/figures.csv?days=30&simulated=1")
     assert response.mimetype == "text/csv"
     assert 'filename="journeys-30d.csv"' in response.headers["Content-Disposition"]
     rows = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
@@ -69,7 +75,19 @@ def test_a_hang_up_in_the_simulator_is_recorded_as_the_ending(web, app):
     )
     assert ended.status_code == 200
     services(app).journeys.flush()
-    figs = report.figures(services(app).engine)
+    assert report.figures(services(app).engine).calls == 0  # a rehearsal, left out by default
+    figs = report.figures(services(app).engine, simulated=True)
     assert figs.calls == 1
     assert figs.end_statuses == {"completed": 1}
     assert figs.call_seconds == [9]
+
+
+def test_a_real_call_counts_and_a_rehearsal_does_not(app, ivr):
+    """A call from Twilio has no simulator mark: `ivr report` counts it, and rehearsals only when asked."""
+    real = {"CallSid": "CA" + "9" * 32}
+    client = app.test_client()
+    client.post("/voice", data=real, headers=sign("http://localhost/voice", real))
+    run(app, ["1"], token=TOKEN)
+    services(app).journeys.flush()
+    assert ": 1 call(s)" in ivr("report").output
+    assert ": 2 call(s)" in ivr("report", "--include-simulated").output

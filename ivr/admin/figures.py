@@ -26,7 +26,8 @@ def figures() -> str:
     """Show the journey figures: calls per day, how far callers get, keys, endings, transfers."""
     days, since = _since()
     flow = services().live.current().flow
-    figs = report.figures(services().engine, since=since, flow=flow)
+    simulated = request.args.get("simulated") == "1"
+    figs = report.figures(services().engine, since=since, flow=flow, simulated=simulated)
     # The charts escape every label they draw (ivr/journeys/charts.py), so they go into the page as markup.
     svgs = {
         "per_day": charts.svg_calls_per_day(figs),
@@ -39,6 +40,7 @@ def figures() -> str:
         "admin/figures.html",
         figs=figs,
         days=days,
+        simulated=simulated,
         periods=PERIODS,
         svgs={name: Markup(svg) for name, svg in svgs.items()},
     )
@@ -49,7 +51,9 @@ def figures() -> str:
 def figures_csv() -> Response:
     """Download the journey figures as CSV."""
     days, since = _since()
-    figs = report.figures(services().engine, since=since, flow=services().live.current().flow)
+    simulated = request.args.get("simulated") == "1"
+    flow = services().live.current().flow
+    figs = report.figures(services().engine, since=since, flow=flow, simulated=simulated)
     return Response(
         report.to_csv(figs),
         mimetype="text/csv",

@@ -62,12 +62,15 @@ def _day(_ctx: click.Context, _param: click.Parameter, value: str | None) -> dat
 @click.option("--since", callback=_day, metavar="DATE", help="First day (UTC) of calls to count, YYYY-MM-DD.")
 @click.option("--until", callback=_day, metavar="DATE", help="Last day (UTC) of calls to count, YYYY-MM-DD.")
 @click.option("--csv", "as_csv", is_flag=True, help="Print CSV (figure,item,detail,value) instead of text.")
+@click.option(
+    "--include-simulated", "simulated", is_flag=True, help="Count calls played in the simulator too."
+)
 @with_appcontext
-def report(since: date | None, until: date | None, as_csv: bool) -> None:
+def report(since: date | None, until: date | None, as_csv: bool, simulated: bool) -> None:
     """Print how callers moved through the line: reach, drop-off, keys, transfers, languages, losses."""
     found = services()
     try:
-        figs = reportmod.figures(found.engine, since, until, found.live.current().flow)
+        figs = reportmod.figures(found.engine, since, until, found.live.current().flow, simulated=simulated)
     except SQLAlchemyError as error:
         raise click.ClickException(f"the journey store cannot be reached: {describe(error)}") from None
     click.echo(reportmod.to_csv(figs) if as_csv else reportmod.to_text(figs), nl=False)

@@ -13,6 +13,8 @@ DEFAULT_RETENTION_DAYS = 90
 # events (and say how many), `ivr journeys purge` deletes them.
 EARLIEST_EVENT = datetime(2020, 1, 1)
 FUTURE_SLACK = timedelta(days=1)
+# Marks a call played in the console's simulator (or `ivr simulate`): figures leave such calls out.
+SIMULATED = "simulated"
 EVENTS = frozenset(
     {
         "call_started",
@@ -29,6 +31,7 @@ EVENTS = frozenset(
         "transfer_answered",
         "transfer_failed",
         "ended",
+        SIMULATED,
     }
 )
 KEYS = frozenset("0123456789*#?")

@@ -25,7 +25,7 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import Engine, func, inspect, select
 
 from ..flow import Flow
-from .events import EARLIEST_EVENT, FUTURE_SLACK, utcnow
+from .events import EARLIEST_EVENT, FUTURE_SLACK, SIMULATED, utcnow
 from .formats import to_csv, to_text
 from .losses import REASONS, losses, lost_between
 from .model import Figures, MenuKeys, NodeCount
@@ -53,8 +53,12 @@ def figures(
     until: date | None = None,
     flow: Flow | None = None,
     now: datetime | None = None,
+    simulated: bool = False,
 ) -> Figures:
-    """Read the events of calls from `since` through `until` (UTC days) and compute the figures."""
+    """Read the events of calls from `since` through `until` (UTC days) and compute the figures.
+
+    Calls played in the simulator (marked by a `simulated` event) are left out unless `simulated`.
+    """
     now = now or utcnow()
     inspector = inspect(engine)
     if not inspector.has_table(events.name):
@@ -73,6 +77,9 @@ def figures(
         if until is not None:
             calls = calls.having(started < datetime.combine(until + timedelta(days=1), time.min))
         query = query.where(events.c.call_key.in_(calls))
+    if not simulated:
+        played = select(events.c.call_key).where(events.c.event == SIMULATED)
+        query = query.where(events.c.call_key.not_in(played))
     with engine.connect() as connection:
         ignored = connection.execute(select(func.count()).select_from(events).where(~valid)).scalar_one()
         lost = lost_between(connection, since, until) if inspector.has_table(losses.name) else {}

@@ -12,11 +12,12 @@ from flask import Blueprint, Response, abort, g, request
 
 from .. import metrics
 from ..flow.speech import speech_key
-from ..journeys.events import FINAL_CALL_STATUSES, Event, step_events
+from ..journeys.events import FINAL_CALL_STATUSES, SIMULATED, Event, step_events
 from ..journeys.store import JourneyStore
 from ..services import services
 from . import signatures
 from .retries import RETRY_TOKEN_HEADER
+from .simulator import SIMULATED_HEADER
 from .twiml import State, dial_step, parse_key, step
 from .twiml import Step as FlowStep
 
@@ -24,6 +25,7 @@ bp = Blueprint("voice", __name__, url_prefix="/voice")
 log = logging.getLogger(__name__)
 
 METHODS = ["GET", "POST"]
+
 # What Twilio reports in DialCallStatus when a <Dial> ends.
 DIAL_STATUSES = frozenset({"completed", "answered", "busy", "no-answer", "failed", "canceled"})
 NODE_ID = re.compile(r"^[A-Za-z0-9_]{1,64}$")
@@ -64,6 +66,8 @@ def incoming() -> Response:
     live = services().live.current()
     lang = live.flow.default_language
     metrics.CALLS_STARTED.inc()
+    if request.headers.get(SIMULATED_HEADER) == "1":
+        _record(SIMULATED, node=None, lang=None)  # a rehearsal, not a caller: left out of the figures
     return _answer(FlowStep(live.flow.start, event="call_started"), lang, key=None)
 
 
