@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from dataclasses import dataclass
@@ -27,8 +28,13 @@ users = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
-# Checked when a name is unknown, so a wrong name takes as long as a wrong password.
-_DUMMY_HASH = generate_password_hash("not a password of anyone")
+@functools.cache
+def _dummy_hash() -> str:
+    """Return a hash checked when a name is unknown, so a wrong name takes as long as a wrong password.
+
+    Made on first use, not at import: it costs a tenth of a second that a worker's start need not pay.
+    """
+    return generate_password_hash("not a password of anyone")
 
 
 class UserError(ValueError):
@@ -136,7 +142,7 @@ def authenticate(engine: Engine, name: str, password: str) -> User | None:
     """Return the user if the name and password match, else None (in about the same time)."""
     user = by_name(engine, name) if NAME.match(name) else None
     if user is None:
-        check_password_hash(_DUMMY_HASH, password)
+        check_password_hash(_dummy_hash(), password)
         return None
     return user if check_password_hash(user.password_hash, password) else None
 

@@ -7,8 +7,10 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from urllib.parse import parse_qsl
 
 from flask import Blueprint, Response, abort, g, request
+from werkzeug.datastructures import MultiDict
 
 from .. import metrics
 from ..flow.speech import speech_key
@@ -16,6 +18,7 @@ from ..journeys.events import FINAL_CALL_STATUSES, SIMULATED, Event, step_events
 from ..journeys.store import JourneyStore
 from ..services import services
 from . import signatures
+from .live import Live
 from .retries import RETRY_TOKEN_HEADER
 from .simulator import SIMULATED_HEADER
 from .twiml import State, dial_step, parse_key, step
@@ -40,7 +43,7 @@ def check_signature() -> None:
     if validator is None:
         return
     signature = request.headers.get("X-Twilio-Signature", "")
-    params = request.form if request.method == "POST" else {}
+    params = _form() if request.method == "POST" else MultiDict()
     if not signature or not signatures.valid(validator, request, params, signature):
         log.warning(
             "refused a %s request to %s without a valid Twilio signature", request.method, request.path
@@ -63,7 +66,7 @@ def timed(response: Response) -> Response:
 @bp.route("", methods=METHODS)
 def incoming() -> Response:
     """Answer a new call with the greeting."""
-    live = services().live.current()
+    live = _live()
     lang = live.flow.default_language
     metrics.CALLS_STARTED.inc()
     if request.headers.get(SIMULATED_HEADER) == "1":
@@ -74,10 +77,10 @@ def incoming() -> Response:
 @bp.route("/gather", methods=METHODS)
 def gather() -> Response:
     """Act on the key a caller pressed, or on their silence."""
-    live = services().live.current()
+    live = _live()
     state = _state()
-    key = parse_key(request.values.get("Digits"))
-    if not key and request.values.get("SpeechResult"):
+    key = parse_key(_value("Digits"))
+    if not key and _value("SpeechResult"):
         key = _spoken_key(state)
     next_step = _withdrawn(step(live.flow, state, key, live.renderer.offered))
     slow = state.slow if next_step.slow is None else next_step.slow
@@ -87,9 +90,9 @@ def gather() -> Response:
 @bp.route("/dial", methods=METHODS)
 def dial() -> Response:
     """Act on the outcome of a transfer."""
-    live = services().live.current()
+    live = _live()
     state = _state()
-    status = request.values.get("DialCallStatus", "")
+    status = _value("DialCallStatus", "")
     outcome = _word(status)
     node = live.flow.nodes.get(state.node)
     if node is not None and node.kind == "transfer":
@@ -108,8 +111,8 @@ def dial() -> Response:
 @bp.route("/status", methods=METHODS)
 def status() -> Response:
     """Accept Twilio's call status callback: note how the call ended."""
-    duration = request.values.get("CallDuration", "")
-    call_status = _word(request.values.get("CallStatus", ""))
+    duration = _value("CallDuration", "")
+    call_status = _word(_value("CallStatus", ""))
     if call_status in FINAL_CALL_STATUSES:  # other callbacks (ringing, answered) are not an end
         metrics.CALLS_ENDED.labels(call_status).inc()
         _record(
@@ -133,7 +136,7 @@ def fallback() -> Response:
 def safe_twiml(lang: str | None = None, reason: str = "error") -> Response:
     """Return the 999 advice, the Refuge number and an offer to connect, as 200 TwiML."""
     metrics.SAFE_TWIML.labels(reason).inc()
-    live = services().live.current()
+    live = _live()
     text = live.safe.get(lang or "") or live.safe[live.flow.default_language]
     return Response(text, status=200, mimetype="text/xml")
 
@@ -146,7 +149,7 @@ def _answer(
     outcome: str | None = None,
     slow: bool = False,
 ) -> Response:
-    live = services().live.current()
+    live = _live()
     caller_id = _caller_id() if live.flow.nodes[next_step.node].kind == "transfer" else None
     body = live.renderer.render(next_step, lang, caller_id, slow)
     journeys = services().journeys
@@ -158,8 +161,33 @@ def _answer(
     return Response(body, mimetype="text/xml")
 
 
+def _live() -> Live:
+    """Return what serves this request: looked up once, so one request sees one flow throughout."""
+    found = g.get("ivr_live")
+    if found is None:
+        found = g.ivr_live = services().live.current()
+    return found  # type: ignore[no-any-return]
+
+
+def _form() -> MultiDict[str, str]:
+    """Return Twilio's form, read once from the body (a webhook's form is small and flat)."""
+    found = g.get("ivr_form")
+    if found is None:
+        body = b""
+        if request.method == "POST" and request.mimetype == "application/x-www-form-urlencoded":
+            body = request.get_data(cache=True)  # MAX_CONTENT_LENGTH holds: a larger body is a 413
+        found = g.ivr_form = MultiDict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+    return found  # type: ignore[no-any-return]
+
+
+def _value(name: str, default: str = "") -> str:
+    """Return a parameter Twilio sent: in the action URL's query first, else in the form."""
+    found = request.args.get(name)
+    return found if found is not None else _form().get(name, default)
+
+
 def _state() -> State:
-    live = services().live.current()
+    live = _live()
     args = request.args
     node = args.get("node", "")
     lang = args.get("lang", "")
@@ -178,7 +206,7 @@ def _withdrawn(next_step: FlowStep) -> FlowStep:
 
     They go on in the default language; before anything else they hear the 999 advice in it.
     """
-    live = services().live.current()
+    live = _live()
     asked = request.args.get("lang", "")
     flow = live.flow
     if not asked or asked in live.renderer.offered or asked not in flow.voices or next_step.lang:
@@ -191,17 +219,17 @@ def _withdrawn(next_step: FlowStep) -> FlowStep:
 
 def _spoken_key(state: State) -> str:
     """Map a spoken answer to a key; the words themselves are never stored or logged."""
-    live = services().live.current()
+    live = _live()
     node = live.flow.nodes.get(state.node)
     if node is None:
         return "?"
     try:
-        confidence = float(request.values.get("Confidence", "0"))
+        confidence = float(_value("Confidence", "0"))
     except ValueError:
         confidence = 0.0
     if not 0.0 <= confidence <= 1.0:
         confidence = 0.0
-    speech = request.values.get("SpeechResult", "")[:500]
+    speech = _value("SpeechResult", "")[:500]
     return speech_key(live.flow, node, state.lang, speech, confidence, live.renderer.offered)
 
 
@@ -220,7 +248,7 @@ def _caller_id() -> str | None:
     configured = services().settings.caller_id
     if configured:
         return configured
-    to = request.values.get("To", "")
+    to = _value("To", "")
     return to if CALLER_ID.match(to) else None
 
 
@@ -241,7 +269,7 @@ def _record_steps(journeys: JourneyStore, steps: Callable[[], list[Event]]) -> N
     except Exception:  # noqa: BLE001 - the call must go on whatever the store does
         log.warning("journey events dropped", exc_info=True)
         return
-    call_sid = request.values.get("CallSid", "")
+    call_sid = _value("CallSid", "")
     for event, fields in events:
         try:
             journeys.record(call_sid, event, **fields)
