@@ -64,6 +64,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     init_admin(app)
     app.register_blueprint(audio_routes.bp)
     _register_errors(app)
+    app.after_request(_security_headers)
 
     return app
 
@@ -88,8 +89,29 @@ def _services(app: Flask, settings: Settings) -> Services:
         # Nothing touches the database at start: the writer creates the schema before its first insert.
         journeys=JourneyStore(engine, settings.secret_key) if settings.journeys else None,
         retries=RecentTokens(),
-        login_limiter=LoginLimiter(settings.admin_login_limit, settings.admin_limit_storage),
+        login_limiter=LoginLimiter(
+            settings.admin_login_limit, settings.admin_limit_storage, settings.admin_account_limit
+        ),
     )
+
+
+# Sent with every response; the console's pages add their own stricter policy first (ivr/admin/console.py).
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+}
+HSTS = "max-age=63072000; includeSubDomains"
+
+
+def _security_headers(response: Response) -> Response:
+    """Add the security headers to every response (HSTS when the request came over https)."""
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    if request.is_secure:
+        response.headers.setdefault("Strict-Transport-Security", HSTS)
+    return response
 
 
 def _register_errors(app: Flask) -> None:

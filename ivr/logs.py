@@ -13,8 +13,8 @@ import re
 import sys
 from datetime import UTC, datetime
 
-# +44 7700 900123, %2B447700900123, 07700900123: an international or a UK national number.
-PHONE = re.compile(r"(?:\+|%2B|%2b)\d[\d\s().-]{5,18}\d|(?<![\w.])0\d{9,10}(?!\w)")
+# +44 7700 900123, %2B447700900123, 07700900123, 07700 900123: international or UK national numbers.
+PHONE = re.compile(r"(?:\+|%2B|%2b)\d[\d\s().-]{5,18}\d|(?<![\w.:-])0\d[\d -]{7,13}\d(?![\w:-])")
 MASK = "[number]"
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 _CONFIGURED = "_ivr_handler"
@@ -22,7 +22,14 @@ _CONFIGURED = "_ivr_handler"
 
 def mask(text: str) -> str:
     """Replace every phone number in a text with a mask."""
-    return PHONE.sub(MASK, text)
+    return PHONE.sub(_masked, text)
+
+
+def _masked(found: re.Match[str]) -> str:
+    number = found.group(0)
+    if number[0] == "0" and not 10 <= sum(c.isdigit() for c in number) <= 11:
+        return number  # a national number has 10 or 11 digits: anything else starting 0 is not one
+    return MASK
 
 
 class MaskNumbers(logging.Filter):

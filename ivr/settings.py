@@ -115,6 +115,17 @@ class Settings:
     admin_login_limit: str = _setting(
         "IVR_ADMIN_LOGIN_LIMIT", "10 per minute", "sign-in attempts allowed per address (a `limits` rule)"
     )
+    admin_account_limit: str = _setting(
+        "IVR_ADMIN_ACCOUNT_LIMIT",
+        "5 per minute; 30 per day",
+        "failed sign-ins allowed per account, from any address (a `limits` rule)",
+    )
+    session_hours: float = _setting(
+        "IVR_SESSION_HOURS", 12.0, "how long a console sign-in lasts at most, in hours, however busy"
+    )
+    idle_minutes: float = _setting(
+        "IVR_IDLE_MINUTES", 30.0, "a console sign-in left unused this many minutes ends"
+    )
     admin_upload_bytes: int = _setting(
         "IVR_ADMIN_UPLOAD_BYTES",
         20 * 1024 * 1024,
@@ -129,6 +140,11 @@ class Settings:
     journeys: bool = _setting("IVR_JOURNEYS", True, "`0` switches journey recording off")
     retention_days: int = _setting(
         "IVR_RETENTION_DAYS", 90, "how old journey events get before `ivr journeys purge` deletes them"
+    )
+    audit_retention_days: int = _setting(
+        "IVR_AUDIT_RETENTION_DAYS",
+        365,
+        "how old audit log entries get before `ivr audit purge` deletes them",
     )
     tts_retries: int = _setting(
         "IVR_TTS_RETRIES",

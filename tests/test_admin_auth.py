@@ -143,7 +143,10 @@ def test_voice_webhooks_are_untouched_by_the_console(admin_app):
     client = admin_app.test_client()
     root = twiml(post_signed(client, "/voice", {"CallSid": "CA" + "1" * 32}))
     assert root.find("Gather") is not None
-    assert "Content-Security-Policy" not in post_signed(client, "/voice", {}).headers
+    headers = post_signed(client, "/voice", {}).headers
+    assert "script-src" not in headers.get("Content-Security-Policy", "")  # not the console's policy
+    assert "Set-Cookie" not in headers  # no session for a webhook
+    assert headers["X-Content-Type-Options"] == "nosniff"  # the headers every response has
 
 
 def test_sign_in_is_rate_limited(app_config):

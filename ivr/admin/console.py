@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, abort, current_app, redirect, request, url_for
-from flask_login import current_user
+from flask import Blueprint, Flask, abort, current_app, flash, redirect, request, session, url_for
+from flask_login import current_user, logout_user
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.exc import SQLAlchemyError
 
+from .. import db
 from ..db import describe
 from ..services import services
-from . import users
 
 bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates", static_folder="static")
 csrf = CSRFProtect()
@@ -22,6 +24,8 @@ log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
 
 OPEN_ENDPOINTS = {"admin.login", "admin.static"}
+SIGNED_IN_AT = "signed_in_at"  # in the session: when its sign-in happened (seconds since 1970)
+SEEN_AT = "seen_at"  # and when it was last used
 CSP = "; ".join(
     [
         "default-src 'self'",
@@ -46,12 +50,12 @@ HEADERS = {
 
 
 def ensure_tables(app: Flask) -> bool:
-    """Create the accounts table if it is missing; a database that is down must not stop the line."""
+    """Create or update the tables the console needs; a database that is down must not stop the line."""
     found = services(app)
     if found.admin_tables:
         return True
     try:
-        users.users.create(found.engine, checkfirst=True)
+        db.upgrade(found.engine, wait_ms=2000)  # the accounts, and the audit log they sign into
     except SQLAlchemyError as error:
         log.warning(
             "the accounts table cannot be checked now (%s); the console will try again", describe(error)
@@ -70,14 +74,47 @@ def guard() -> Any:
         # Recordings are bigger than a webhook's form: allow them here only (Flask 3.1 per request).
         request.max_content_length = services().settings.admin_upload_bytes
     if request.method not in ("GET", "HEAD", "OPTIONS"):
+        _same_site()
         csrf.protect()
     if request.endpoint in OPEN_ENDPOINTS:
         return None
+    if current_user.is_authenticated and _expired():
+        logout_user()
+        session.clear()
+        flash(
+            "You were signed out: the session was idle too long, or is too old. Please sign in again.", "info"
+        )
     if not current_user.is_authenticated:
         if request.method == "GET" and not request.path.startswith("/admin/api/"):
             return redirect(url_for("admin.login", next=request.full_path.rstrip("?")))
         abort(401)
+    session[SEEN_AT] = int(time.time())
     return None
+
+
+def _same_site() -> None:
+    """Refuse a change sent from another site, when the browser says where it came from.
+
+    The CSRF token and the SameSite cookie are the check; a browser that sends no Origin and no
+    Referer (a privacy setting) is not refused for that alone.
+    """
+    source = request.headers.get("Origin") or request.referrer
+    if not source or source == "null":
+        return
+    parts = urlsplit(source)
+    if (parts.scheme, parts.netloc) != (request.scheme, request.host):
+        abort(400, "This change came from another site.")
+
+
+def _expired() -> bool:
+    """Tell whether the signed-in session has been idle too long, or has lasted too long."""
+    settings = services().settings
+    now = time.time()
+    seen = session.get(SEEN_AT)
+    since = session.get(SIGNED_IN_AT)
+    if not isinstance(seen, int) or not isinstance(since, int):
+        return True  # a session from before these were kept: sign in again
+    return now - seen > settings.idle_minutes * 60 or now - since > settings.session_hours * 3600
 
 
 @bp.after_request

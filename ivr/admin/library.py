@@ -9,11 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user
 from werkzeug.wrappers import Response
 
+from .. import audit
+from ..audio import publishing
 from ..audio.library import IMPORT_EXTENSIONS, AudioError, AudioLibrary
 from ..flow import Flow
-from ..flow.queries import declared_languages
+from ..flow.queries import declared_languages, places
 from ..services import services
 from .console import bp
 from .review import readable
@@ -25,6 +28,8 @@ STATES = ("fresh", "stale", "missing")
 MAGIC = (b"RIFF", b"ID3", b"\xff\xfb", b"\xff\xf3", b"\xff\xf2", b"\xff\xf1", b"\xff\xf9", b"OggS",
          b"\x1a\x45\xdf\xa3", b"fLaC")  # fmt: skip
 UPLOAD_ENDPOINTS = {"admin.upload"}
+# The name the page's recorder (static/recorder.js) gives a take made in the browser.
+BROWSER_TAKE = "browser-recording."
 
 
 def audio_library() -> AudioLibrary:
@@ -80,9 +85,19 @@ def prompt(prompt_id: str, lang: str) -> str:
         (r for r in _rows(flow) if r.prompt_id == prompt_id and r.lang == lang and bool(r.slow) == slow), None
     )
     history = list(lib.history(flow, prompt_id, lang, slow))
+    waiting = next((h for h in history if h.candidate), None)
+    findings = publishing.findings_for(lib, flow, prompt_id, lang, slow) if waiting else []
+    critical = prompt_id in publishing.safety_critical(flow)
+    maker = lib.entry(prompt_id, lang, slow)
+    made_by = {v["version"]: (v.get("by", ""), v.get("role", "")) for v in maker.get("versions", [])}
     return render_template(
         "admin/prompt.html",
         row=row,
+        waiting=waiting,
+        findings=findings,
+        critical=critical,
+        made_by=made_by,
+        where=places(flow).get(prompt_id, []),
         prompt_id=prompt_id,
         lang=lang,
         slow=slow,
@@ -96,6 +111,12 @@ def prompt(prompt_id: str, lang: str) -> str:
 def _slow() -> bool:
     """Tell whether the request is about a prompt's slower speech (?slow=1) rather than its normal one."""
     return request.args.get("slow") == "1"
+
+
+def _record(action: str, prompt_id: str, lang: str, detail: str) -> None:
+    """Add to the audit log what the signed-in user did to a prompt's audio."""
+    subject = audit.prompt_subject(prompt_id, lang, _slow())
+    audit.record(services().engine, current_user.name, action, subject, detail)
 
 
 def _answer(ok: bool, message: str, prompt_id: str, lang: str, status: int = 200) -> Response:
@@ -129,16 +150,30 @@ def upload(prompt_id: str, lang: str) -> Response:
         return _answer(False, f"{original}: this file is not audio.", prompt_id, lang, 400)
     fd, temp = tempfile.mkstemp(suffix=suffix, prefix="upload-")
     os.close(fd)
+    before = lib.history(flow, prompt_id, lang, _slow())
     try:
         upload.save(temp)
-        lib.import_recording(flow, prompt_id, lang, Path(temp), original, slow=_slow())
+        lib.import_recording(
+            flow,
+            prompt_id,
+            lang,
+            Path(temp),
+            original,
+            slow=_slow(),
+            by=current_user.name,
+            role=current_user.role,
+        )
     except AudioError as exc:
         return _answer(False, f"{original}: refused: {exc.reason}", prompt_id, lang, 400)
     finally:
         Path(temp).unlink(missing_ok=True)
     services().live.refresh()
-    log.info("prompt %s (%s) replaced from an upload", prompt_id, lang)
-    return _answer(True, f"{prompt_id} ({lang}) now plays your recording.", prompt_id, lang)
+    change = audit.audio_change(before, lib.history(flow, prompt_id, lang, _slow())) or "no change"
+    action = "record" if original.startswith(BROWSER_TAKE) else "upload"
+    _record(action, prompt_id, lang, f"{change}: {original}")
+    log.info("prompt %s (%s): a recording waits to be published", prompt_id, lang)
+    message = f"{prompt_id} ({lang}): your recording waits as a candidate. Hear it, then make it live."
+    return _answer(True, message, prompt_id, lang)
 
 
 @bp.post("/prompts/<prompt_id>/<lang>/rollback")
@@ -147,9 +182,57 @@ def rollback(prompt_id: str, lang: str) -> Response:
     flow = services().live.current().flow
     _known(flow, prompt_id, lang)
     lib = audio_library()
+    before = lib.history(flow, prompt_id, lang, _slow())
     try:
         lib.rollback(flow, prompt_id, lang, slow=_slow())
     except AudioError as exc:
         return _answer(False, f"Nothing to roll back to: {exc.reason}", prompt_id, lang, 400)
     services().live.refresh()
-    return _answer(True, f"{prompt_id} ({lang}) is back to its previous audio.", prompt_id, lang)
+    change = audit.audio_change(before, lib.history(flow, prompt_id, lang, _slow())) or "no change"
+    _record("rollback", prompt_id, lang, change)
+    message = f"{prompt_id} ({lang}): the previous audio waits as a candidate. Hear it, then make it live."
+    return _answer(True, message, prompt_id, lang)
+
+
+@bp.post("/prompts/<prompt_id>/<lang>/publish")
+def publish(prompt_id: str, lang: str) -> Response:
+    """Make a version live (the candidate, or any kept one), if the caller's rules pass with it."""
+    flow = services().live.current().flow
+    _known(flow, prompt_id, lang)
+    lib = audio_library()
+    if request.form.get("confirm") != "yes":
+        return _answer(False, "Tick the box to confirm that you have listened to it.", prompt_id, lang, 400)
+    number = request.form.get("version", "")
+    version = int(number) if number.isdigit() else None
+    override = request.form.get("override") == "yes" and current_user.is_admin
+    before = lib.history(flow, prompt_id, lang, _slow())
+    try:
+        publishing.publish(
+            lib,
+            flow,
+            prompt_id,
+            lang,
+            _slow(),
+            version,
+            by=current_user.name,
+            role=current_user.role,
+            override=override,
+        )
+    except publishing.PublishRefused as refused:
+        why = "; ".join(str(f) for f in refused.findings)
+        return _answer(False, f"Not made live: {why}", prompt_id, lang, 400)
+    except AudioError as exc:
+        return _answer(False, f"Not made live: {exc.reason}", prompt_id, lang, 400)
+    services().live.refresh()
+    after = lib.history(flow, prompt_id, lang, _slow())
+    change = audit.audio_change(before, after) or "no change"
+    approving = any(h.current and h.published.endswith("(approved)") for h in after)
+    _record(
+        "approve" if approving else "publish",
+        prompt_id,
+        lang,
+        change + (" (rules overridden)" if override else ""),
+    )
+    return _answer(
+        True, f"{prompt_id} ({lang}) is live: callers hear it from the next call.", prompt_id, lang
+    )

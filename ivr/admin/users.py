@@ -8,15 +8,17 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, DateTime, Engine, Integer, String, Table, delete, insert, select, update
+from sqlalchemy import Column, DateTime, Engine, Integer, String, Table, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
+from zxcvbn import zxcvbn
 
 from ..db import metadata
 
 ROLES = ("admin", "staff")
 NAME = re.compile(r"^[A-Za-z0-9_.@-]{2,64}$")
 MIN_PASSWORD = 12
+MIN_STRENGTH = 3  # zxcvbn's score, 0 to 4: 3 resists an offline attack on a slow hash
 
 users = Table(
     "admin_users",
@@ -26,7 +28,10 @@ users = Table(
     Column("role", String(16), nullable=False),
     Column("password_hash", String(256), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # Bumped to end every session of the account at once: sign-out, a new password.
+    Column("session_generation", Integer),
 )
+
 
 @functools.cache
 def _dummy_hash() -> str:
@@ -49,6 +54,7 @@ class User:
     name: str
     role: str
     password_hash: str
+    generation: int = 0
 
     is_authenticated = True
     is_active = True
@@ -56,8 +62,8 @@ class User:
 
     @property
     def session_token(self) -> str:
-        """Return a token that changes when the password changes, ending older sessions."""
-        return hashlib.sha256(self.password_hash.encode()).hexdigest()[:16]
+        """Return a token that changes when the password changes or the sessions are ended."""
+        return hashlib.sha256(f"{self.generation}:{self.password_hash}".encode()).hexdigest()[:16]
 
     def get_id(self) -> str:
         """Return what the session remembers: the id and the password's token."""
@@ -70,7 +76,7 @@ class User:
 
 
 def _row_user(row) -> User:  # type: ignore[no-untyped-def]
-    return User(row.id, row.name, row.role, row.password_hash)
+    return User(row.id, row.name, row.role, row.password_hash, int(row.session_generation or 0))
 
 
 def check_new(name: str, role: str, password: str) -> None:
@@ -81,6 +87,14 @@ def check_new(name: str, role: str, password: str) -> None:
         raise UserError(f"the role must be one of: {', '.join(ROLES)}")
     if len(password) < MIN_PASSWORD:
         raise UserError(f"the password must be at least {MIN_PASSWORD} characters")
+    judged = zxcvbn(
+        password[:200], user_inputs=[name, "derbyshire", "victim", "services", "trafficking", "refuge"]
+    )
+    if judged["score"] < MIN_STRENGTH:
+        feedback = judged.get("feedback") or {}
+        why = feedback.get("warning") or "it is too easy to guess"
+        hint = " ".join(feedback.get("suggestions") or [])
+        raise UserError(f"the password is too weak: {why.rstrip('.')}. {hint}".strip())
 
 
 def add(engine: Engine, name: str, role: str, password: str) -> User:
@@ -110,7 +124,19 @@ def set_password(engine: Engine, name: str, password: str) -> None:
     check_new(name, user.role, password)
     with engine.begin() as connection:
         connection.execute(
-            update(users).where(users.c.id == user.id).values(password_hash=generate_password_hash(password))
+            update(users)
+            .where(users.c.id == user.id)
+            .values(password_hash=generate_password_hash(password), session_generation=user.generation + 1)
+        )
+
+
+def end_sessions(engine: Engine, name: str) -> None:
+    """End every session of an account at once (every browser it is signed in on)."""
+    with engine.begin() as connection:
+        connection.execute(
+            update(users)
+            .where(users.c.name == name)
+            .values(session_generation=func.coalesce(users.c.session_generation, 0) + 1)
         )
 
 

@@ -10,8 +10,6 @@ import hashlib
 import logging
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +21,7 @@ from . import sound
 from .recover import UNKNOWN
 from .store import AudioError, AudioStore, fsync_path, key_of
 from .store import current_version as _current
+from .versions import AudioVersion, PromptAudio, now_iso
 
 log = logging.getLogger(__name__)
 
@@ -40,50 +39,6 @@ SOURCES = ("recording", "tts")
 
 class AudioRejected(AudioError):
     """A file that cannot become a prompt's audio (empty, not audio, too long, too quiet…)."""
-
-
-@dataclass(frozen=True)
-class PromptAudio:
-    """One prompt in one language at one speech rate, and the audio the library holds for it."""
-
-    prompt_id: str
-    lang: str
-    slow: bool
-    state: str  # fresh | stale | missing (also when the current file is missing or damaged: `problem`)
-    source: str | None  # recording | tts | None
-    duration: float | None
-    made_at: str | None
-    url: str | None  # path under /audio/ of the current file, even when stale (to hear it)
-    text: str
-    text_hash: str
-    original_name: str | None = None
-    problem: str | None = None  # why the current file cannot be played, if it cannot
-    rebuilt: bool = False  # rebuilt from its file after the manifest was lost: stale until confirmed
-    candidate: int | None = None  # a version made but not live: it plays once published
-
-
-@dataclass(frozen=True)
-class AudioVersion:
-    """One file a prompt has had, newest first in `history`."""
-
-    version: int
-    source: str
-    made_at: str
-    text_hash: str
-    duration: float
-    current: bool
-    fresh: bool
-    url: str
-    original_name: str | None = None
-    rebuilt: bool = False
-    candidate: bool = False  # made, not yet live: waits to be published
-    by: str = ""  # who made it
-    published: str = ""  # who made it live, and when (and who approved it, for a staff change)
-
-
-def now_iso() -> str:
-    """Return the time now, UTC, to the second."""
-    return datetime.now(UTC).replace(microsecond=0).isoformat()
 
 
 class AudioUrls:
@@ -113,6 +68,7 @@ class AudioLibrary(AudioStore):
     def __init__(self, root: Path, public_url: str = "", check_seconds: float = 1.0) -> None:
         super().__init__(root, check_seconds)
         self.public_url = public_url.rstrip("/")
+        self._roots: dict[tuple[str, str, str], str] = {}
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -153,9 +109,15 @@ class AudioLibrary(AudioStore):
         """Return the base of audio URLs: IVR_PUBLIC_URL, else the URL of the request being answered."""
         if self.public_url:
             return self.public_url
-        if has_request_context():
-            return request.url_root.rstrip("/")
-        return ""
+        if not has_request_context():
+            return ""
+        key = (request.scheme, request.host, request.root_path)
+        found = self._roots.get(key)
+        if found is None:  # built once per host a request arrives at, not for every request
+            if len(self._roots) > 64:
+                self._roots.clear()
+            found = self._roots[key] = request.url_root.rstrip("/")
+        return found
 
     def status(self, flow: Flow, lang: str | None = None) -> list[PromptAudio]:
         """Return every prompt of every language (or one), fresh, stale or missing, in flow order."""
@@ -287,19 +249,19 @@ class AudioLibrary(AudioStore):
     def convert(self, source: Path, target: Path) -> float:
         """Check a file and convert it to the telephony format; return its duration in seconds."""
         try:
-            found = sound.measure(source, MAX_SECONDS)
-        except sound.ConversionError as exc:
-            raise AudioRejected(exc.reason) from exc
-        if found.seconds > MAX_SECONDS:
-            raise AudioRejected(f"the sound lasts more than {MAX_SECONDS:.0f} seconds")
-        if found.seconds < MIN_SECONDS or found.lufs == float("-inf"):
-            raise AudioRejected("the file holds no sound (silence only)")
-        if found.lufs < MIN_LUFS:
-            raise AudioRejected(
-                f"the recording is too quiet ({found.lufs:.0f} LUFS; at least {MIN_LUFS:.0f} is needed)"
-            )
-        try:
-            sound.to_telephony(source, target, found)
+            with sound.converting():  # a conversion at a time per process, niced: the calls come first
+                sound.probe(source, MAX_SECONDS)  # the header: one that says it lasts hours goes undecoded
+                found = sound.measure(source, MAX_SECONDS)
+                if found.seconds > MAX_SECONDS:
+                    raise AudioRejected(f"the sound lasts more than {MAX_SECONDS:.0f} seconds")
+                if found.seconds < MIN_SECONDS or found.lufs == float("-inf"):
+                    raise AudioRejected("the file holds no sound (silence only)")
+                if found.lufs < MIN_LUFS:
+                    raise AudioRejected(
+                        f"the recording is too quiet ({found.lufs:.0f} LUFS;"
+                        f" at least {MIN_LUFS:.0f} is needed)"
+                    )
+                sound.to_telephony(source, target, found)
         except sound.ConversionError as exc:
             raise AudioRejected(exc.reason) from exc
         return round(sound.wav_info(target).seconds, 2)

@@ -1,15 +1,18 @@
 """The accessibility rules, for every language: the language menu, keys announced, numbers read in
-groups and twice, the 999 advice early in the caller's own language, and a speech budget per prompt."""
+groups and twice, the 999 advice early in the caller's own language, a speech budget per prompt, and
+short sentences."""
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Collection, Iterator
 from typing import Any
 
 from ..flow import Flow, Problem, display
-from ..flow.catalogue import placeholders
+from ..flow.catalogue import placeholders, sentence_limit
 from ..flow.queries import (
+    CJK,
     declared_languages,
     heard_prompts,
     language_node,
@@ -25,6 +28,9 @@ from .rules import rule
 MAX_LANGUAGES = 8  # keys 1..8 (9 is the slow key, 0 Refuge)
 NOTE_DIGITS = 5  # a number this long is one to write down: it must be read twice
 RAW_DIGITS = re.compile(r"\d{3,}")
+# Where a sentence ends: . ! ? ; and each script's own (Chinese 。！？；, Arabic ؟ ؛ ۔, Ethiopic ። ፧ ፤).
+SENTENCE_END = re.compile(r"[.!?;\u3002\uff01\uff1f\uff1b\u061f\u061b\u06d4\u1362\u1367\u1364]")
+SHOWN_CHARS = 40  # how much of a long sentence a problem quotes
 
 
 @rule
@@ -150,3 +156,56 @@ def _language_problems(flow: Flow, lang: str, everyone: Collection[str]) -> Iter
         budget = flow.limits.option_seconds if pid in options else flow.limits.prompt_seconds
         if length > budget:
             yield at(pid, f"prompt {pid!r} lasts about {length:.0f} s; its budget is {budget} s")
+
+
+@rule
+def plain_sentences(flow: Flow) -> Iterator[Problem]:
+    """No sentence a caller hears is longer than its language's `meta: sentence` limit."""
+    heard = heard_prompts(flow)
+    for lang in declared_languages(flow):
+        language = flow.catalogue.languages[lang]
+        most, unit = sentence_limit(language)
+        for pid in heard:
+            if not flow.catalogue.has(pid, lang):
+                continue
+            for sentence, length in sentence_lengths(flow.catalogue.raw(pid, lang), unit):
+                if length > most:
+                    yield Problem(
+                        display(language.path),
+                        language.lines.get(pid),
+                        None,
+                        f"{lang}: prompt {pid!r} has a sentence of {length} {unit}s; at most {most} "
+                        f'("{_opening(sentence)}")',
+                    )
+
+
+def sentence_lengths(text: str, unit: str) -> list[tuple[str, int]]:
+    """Split a text as written into sentences; return each with its length in words or characters.
+
+    A `{placeholder}` is one word (a phone number is one thing to hold in mind, not eleven);
+    characters count each Chinese character (not punctuation) and each run of other letters or digits
+    as one.
+    Vowel marks and accents (Arabic harakat, a decomposed Vietnamese tone) never split a word.
+    """
+    found: list[tuple[str, int]] = []
+    for part in SENTENCE_END.split(text):
+        sentence = " ".join(part.split())
+        letters = "".join(c for c in sentence if not unicodedata.category(c).startswith("M"))
+        if unit == "character":
+            chinese = [c for c in CJK.findall(letters) if c.isalnum()]  # not the marks 、 and 「」
+            length = len(chinese) + len(re.findall(r"\w+", CJK.sub(" ", letters)))
+        else:
+            length = len(re.findall(r"\w+", letters))
+        if length:
+            found.append((sentence, length))
+    return found
+
+
+def _opening(sentence: str) -> str:
+    """Return the start of a sentence, enough to find it by: at most SHOWN_CHARS characters."""
+    if len(sentence) <= SHOWN_CHARS:
+        return sentence
+    cut = sentence[:SHOWN_CHARS]
+    if " " in cut[SHOWN_CHARS // 2 :]:  # end on a whole word where the script has spaces
+        cut = cut.rsplit(" ", 1)[0]
+    return cut.rstrip(",:、，") + " ..."

@@ -1,7 +1,7 @@
 """The `ivr` command: serve, check, simulate, and the staff and admin tools.
 
 Owns one module a command group: `serve`, `check`, `simulate`, `db`, `users`, `journeys`
-(purge and report), `languages`, `prompts`, `twilio`, `doctor`.
+(purge and report), `languages`, `prompts`, `twilio`, `doctor`, `audit`.
 
 May import: every package of `ivr`; nothing imports `ivr.cli`.
 """
@@ -17,6 +17,7 @@ from flask.cli import FlaskGroup
 
 from .. import create_app
 from ..settings import SettingsError
+from .audit import audit_cli
 from .check import check
 from .db import db_cli
 from .doctor import doctor
@@ -24,6 +25,7 @@ from .errors import plain
 from .journeys import journeys_cli, report
 from .languages import languages_cli
 from .prompts import prompts_cli
+from .publish import pending_command, publish_command
 from .serve import serve
 from .simulate import simulate
 from .twilio import twilio_cli
@@ -67,6 +69,8 @@ def cli() -> None:
     """The Derbyshire Victim Services trafficking help line."""
 
 
+prompts_cli.add_command(publish_command)
+prompts_cli.add_command(pending_command)
 for command in (
     serve,
     check,
@@ -79,5 +83,6 @@ for command in (
     prompts_cli,
     twilio_cli,
     doctor,
+    audit_cli,
 ):
     cli.add_command(command)

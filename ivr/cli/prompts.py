@@ -9,13 +9,15 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 
+from .. import audit
 from ..audio import script as audio_script
-from ..audio.library import IMPORT_EXTENSIONS, SOURCES, AudioError, AudioLibrary
-from ..audio.render import plan, render
+from ..audio.library import IMPORT_EXTENSIONS, SOURCES, AudioError, AudioLibrary, AudioVersion
+from ..audio.render import RenderJob, RenderReport, plan, render
 from ..flow import Flow
 from ..flow.languages import availability
 from ..flow.queries import catalogue_languages
 from ..services import services
+from .publish import SHELL_ROLE, try_publish
 
 prompts_cli = AppGroup("prompts", help="Prompt audio: status, gTTS renders, staff recordings, the script.")
 REBUILT_HINT = (
@@ -42,6 +44,22 @@ def _check_lang(flow: Flow, lang: str | None) -> str | None:
             f"{lang!r} is not one of {', '.join(catalogue_languages(flow))}", param_hint="--lang"
         )
     return lang
+
+
+def _history(flow: Flow, prompt_id: str, lang: str, slow: bool) -> list[AudioVersion]:
+    """Return the versions of a prompt's audio, newest first (none for a prompt the flow lacks)."""
+    return _lib().history(flow, prompt_id, lang, slow) if flow.catalogue.has(prompt_id, lang) else []
+
+
+def _changed(flow: Flow, before: list[AudioVersion], prompt_id: str, lang: str, slow: bool) -> str:
+    """Say how a prompt's audio changed since its history was `before`."""
+    return audit.audio_change(before, _history(flow, prompt_id, lang, slow)) or "no change"
+
+
+def _audit(action: str, prompt_id: str, lang: str, slow: bool, detail: str) -> None:
+    """Add to the audit log what the person at the shell did to a prompt's audio."""
+    subject = audit.prompt_subject(prompt_id, lang, slow)
+    audit.record(services().engine, audit.shell_user(), action, subject, detail)
 
 
 @prompts_cli.command("status")
@@ -91,7 +109,8 @@ def status(lang: str | None, not_fresh: bool) -> None:
 @_lang_option
 @click.option("--only-missing", "mode", flag_value="missing", help="Render only prompts with no audio.")
 @click.option("--all", "mode", flag_value="all", help="Render again every prompt not recorded by staff.")
-def render_command(prompt_ids: tuple[str, ...], lang: str | None, mode: str | None) -> None:
+@click.option("--hold", is_flag=True, help="Keep the renders as candidates: publish later.")
+def render_command(prompt_ids: tuple[str, ...], lang: str | None, mode: str | None, hold: bool) -> None:
     """Render missing and stale prompts (or only the IDs given) with gTTS; never a fresh recording."""
     flow = _flow()
     lib = _lib()
@@ -102,11 +121,17 @@ def render_command(prompt_ids: tuple[str, ...], lang: str | None, mode: str | No
     jobs, report = plan(lib, flow, _check_lang(flow, lang), mode or "stale", prompt_ids)
 
     settings = services().settings
+    before = [_history(flow, job.prompt_id, job.lang, job.slow) for job in jobs]
     if jobs:
         with click.progressbar(
             jobs, label=f"Rendering {len(jobs)} prompt(s)", item_show_func=_job_name, file=sys.stderr
         ) as bar:
             render(lib, flow, bar, report, settings.tts_retries, settings.tts_backoff)
+    _audit_renders(flow, jobs, before, report)
+    held = 0
+    for job in jobs:  # each new render is a candidate: live only if the caller's rules pass with it
+        if lib.entry(job.prompt_id, job.lang, job.slow).get("candidate") is not None:
+            held += 0 if try_publish(job.prompt_id, job.lang, job.slow, hold) or hold else 1
     for label, reason in report.failed:
         click.echo(f"failed: {label}: {reason}", err=True)
     click.echo(
@@ -122,10 +147,26 @@ def render_command(prompt_ids: tuple[str, ...], lang: str | None, mode: str | No
             err=True,
         )
         sys.exit(1)
-    if report.failed:
+    if held:
+        click.echo(f"{held} render(s) kept as candidates: they break the caller's rules", err=True)
+    if report.failed or held:
         sys.exit(1)
     if not jobs:
         click.echo("Nothing to render: every prompt has fresh audio.")
+
+
+def _audit_renders(
+    flow: Flow, jobs: list[RenderJob], before: list[list[AudioVersion]], report: RenderReport
+) -> None:
+    """Add each prompt a render run changed to the audit log, with the versions before and after."""
+    reused = set(report.reused)
+    for job, was in zip(jobs, before, strict=True):
+        change = audit.audio_change(was, _history(flow, job.prompt_id, job.lang, job.slow))
+        if change is None:
+            continue
+        label = f"{job.lang}/{job.prompt_id}" + (" (slow)" if job.slow else "")
+        how = "a staff recording of this text again" if label in reused else "gTTS"
+        _audit("render", job.prompt_id, job.lang, job.slow, f"{change}: {how}")
 
 
 def _job_name(job: object) -> str:
@@ -136,12 +177,15 @@ def _job_name(job: object) -> str:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @_lang_option
 @click.option("--slow", is_flag=True, help="The recordings are the slow-speech versions.")
-def import_command(paths: tuple[Path, ...], lang: str | None, slow: bool) -> None:
+@click.option(
+    "--hold", is_flag=True, help="Keep them as candidates: publish later with `ivr prompts publish`."
+)
+def import_command(paths: tuple[Path, ...], lang: str | None, slow: bool, hold: bool) -> None:
     """Import staff recordings named by prompt id (LANG/prompt_id.wav, or --lang), any common format."""
     flow = _flow()
     lib = _lib()
     _check_lang(flow, lang)
-    rejected = 0
+    rejected = held = 0
     for file in _audio_files(paths):
         code = lang or (file.parent.name if file.parent.name in flow.catalogue.languages else None)
         if code is None and len(flow.catalogue.languages) == 1:
@@ -150,16 +194,28 @@ def import_command(paths: tuple[Path, ...], lang: str | None, slow: bool) -> Non
             click.echo(f"rejected {file}: put it in a language folder (e.g. en-GB/) or give --lang", err=True)
             rejected += 1
             continue
+        was = _history(flow, file.stem, code, slow)
         try:
-            row = lib.import_recording(flow, file.stem, code, file, file.name, slow=slow)
+            row = lib.import_recording(
+                flow, file.stem, code, file, file.name, slow=slow, by=audit.shell_user(), role=SHELL_ROLE
+            )
         except AudioError as exc:
             click.echo(f"rejected {file}: {exc.reason}", err=True)
             rejected += 1
             continue
+        change = _changed(flow, was, row.prompt_id, code, slow)
+        _audit("import", row.prompt_id, code, slow, f"{change}: {file.name}")
         speed = " (slow)" if slow else ""
-        click.echo(f"imported {file} as {code}/{row.prompt_id}{speed}: {row.duration:.1f} s")
+        made = next((v for v in lib.history(flow, row.prompt_id, code, slow) if v.candidate), None)
+        seconds = f": {made.duration:.1f} s" if made else " (the same audio as before)"
+        click.echo(f"imported {file} as {code}/{row.prompt_id}{speed}{seconds}")
+        if made is not None and not try_publish(row.prompt_id, code, slow, hold) and not hold:
+            held += 1
+    if held:
+        click.echo(f"{held} recording(s) kept as candidates: they break the caller's rules", err=True)
     if rejected:
         click.echo(f"{rejected} file(s) rejected; nothing was changed for them", err=True)
+    if rejected or held:
         sys.exit(1)
 
 
@@ -188,7 +244,7 @@ def history(prompt_id: str, lang: str | None, slow: bool) -> None:
         click.echo(f"{code}/{prompt_id}: no audio yet")
         return
     for v in versions:
-        mark = "*" if v.current else " "
+        mark = "*" if v.current else "+" if v.candidate else " "
         text = "rebuilt, unconfirmed" if v.rebuilt else "today's text" if v.fresh else "older text"
         name = f"  ({v.original_name})" if v.original_name else ""
         click.echo(
@@ -201,18 +257,25 @@ def history(prompt_id: str, lang: str | None, slow: bool) -> None:
 @click.argument("prompt_id")
 @_lang_option
 @click.option("--slow", is_flag=True, help="The slow-speech version.")
-def rollback(prompt_id: str, lang: str | None, slow: bool) -> None:
-    """Restore the version of a prompt's audio before the current one."""
+@click.option(
+    "--hold", is_flag=True, help="Keep it as a candidate: publish later with `ivr prompts publish`."
+)
+def rollback(prompt_id: str, lang: str | None, slow: bool, hold: bool) -> None:
+    """Make the version before the current one a candidate, and publish it if the caller's rules pass."""
     flow = _flow()
     code = _check_lang(flow, lang) or flow.default_language
     if not flow.catalogue.has(prompt_id, code):
         raise click.BadParameter(f"there is no prompt {prompt_id!r} in {code}", param_hint="PROMPT_ID")
+    was = _history(flow, prompt_id, code, slow)
     try:
         row = _lib().rollback(flow, prompt_id, code, slow)
     except AudioError as exc:
         click.echo(f"cannot roll back: {exc.reason}", err=True)
         sys.exit(1)
-    click.echo(f"{code}/{prompt_id} now plays its {row.source} from {row.made_at} ({row.state})")
+    _audit("rollback", prompt_id, code, slow, _changed(flow, was, prompt_id, code, slow))
+    click.echo(f"{code}/{prompt_id}: version {row.candidate} waits to go live")
+    if not try_publish(prompt_id, code, slow, hold) and not hold:
+        sys.exit(1)
 
 
 @prompts_cli.command("confirm")
@@ -229,12 +292,16 @@ def confirm(
     code = _check_lang(flow, lang) or flow.default_language
     failed = 0
     for prompt_id in prompt_ids:
+        was = _history(flow, prompt_id, code, slow)
         try:
             row = _lib().confirm(flow, prompt_id, code, slow, version, source)
         except AudioError as exc:
             click.echo(f"cannot confirm {code}/{prompt_id}: {exc.reason}", err=True)
             failed += 1
             continue
+        now = _history(flow, prompt_id, code, slow)
+        change = audit.audio_change(was, now) or f"version {audit.playing(now)}"
+        _audit("confirm", prompt_id, code, slow, f"{change}: rebuilt {row.source} vouched for")
         click.echo(f"{code}/{prompt_id} now plays its {row.source} {row.url} ({row.state})")
     if failed:
         sys.exit(1)

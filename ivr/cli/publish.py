@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-import getpass
 import sys
 
 import click
 
+from .. import audit
 from ..audio.publishing import Pending, PublishRefused, pending, publish
 from ..audio.store import AudioError
+from ..audio.versions import AudioVersion
+from ..flow import Flow
 from ..services import services
-from .prompts import prompts_cli
 
 SHELL_ROLE = "admin"  # a shell on the server is the operator's: it publishes as an admin would
-
-
-def shell_user() -> str:
-    """Name who acts from a shell, for the version's record and the audit log."""
-    try:
-        return f"shell:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "shell"
 
 
 def try_publish(prompt_id: str, lang: str, slow: bool, hold: bool) -> bool:
@@ -30,25 +23,36 @@ def try_publish(prompt_id: str, lang: str, slow: bool, hold: bool) -> bool:
         click.echo(f"  {label}: held as a candidate (`ivr prompts publish {prompt_id} --lang {lang}`)")
         return False
     found = services()
+    flow = found.live.current().flow
+    before = found.audio.history(flow, prompt_id, lang, slow)
     try:
-        publish(
-            found.audio, found.live.current().flow, prompt_id, lang, slow, by=shell_user(), role=SHELL_ROLE
-        )
+        publish(found.audio, flow, prompt_id, lang, slow, by=audit.shell_user(), role=SHELL_ROLE)
     except PublishRefused as refused:
         click.echo(f"  {label}: NOT live, kept as a candidate: it breaks the caller's rules:", err=True)
         for finding in refused.findings:
             click.echo(f"    - {finding}", err=True)
         return False
+    _record(flow, before, prompt_id, lang, slow)
     click.echo(f"  {label}: live")
     return True
 
 
-@prompts_cli.command("publish")
+def _record(
+    flow: Flow, before: list[AudioVersion], prompt_id: str, lang: str, slow: bool, note: str = ""
+) -> None:
+    """Add a publication to the audit log: who, which prompt, from which version to which."""
+    found = services()
+    change = audit.audio_change(before, found.audio.history(flow, prompt_id, lang, slow)) or "no change"
+    subject = audit.prompt_subject(prompt_id, lang, slow)
+    audit.record(found.engine, audit.shell_user(), "publish", subject, change + note)
+
+
+@click.command("publish")
 @click.argument("prompt_id")
 @click.option("--lang", "lang", metavar="LANG", help="The prompt's language [default: the flow's default].")
 @click.option("--slow", is_flag=True, help="The slow-speech version.")
 @click.option(
-    "--version", "version", type=int, help="Any kept version (`ivr prompts history`); default: the candidate."
+    "--version", "version", type=int, help="Any kept version (see history); default: the candidate."
 )
 @click.option("--override", is_flag=True, help="Publish although the words were not recognised (logged).")
 def publish_command(
@@ -60,17 +64,11 @@ def publish_command(
     code = lang or flow.default_language
     if not flow.catalogue.has(prompt_id, code):
         raise click.BadParameter(f"there is no prompt {prompt_id!r} in {code}", param_hint="PROMPT_ID")
+    before = found.audio.history(flow, prompt_id, code, slow)
+    who = audit.shell_user()
     try:
         row = publish(
-            found.audio,
-            flow,
-            prompt_id,
-            code,
-            slow,
-            version,
-            by=shell_user(),
-            role=SHELL_ROLE,
-            override=override,
+            found.audio, flow, prompt_id, code, slow, version, by=who, role=SHELL_ROLE, override=override
         )
     except PublishRefused as refused:
         click.echo(f"{code}/{prompt_id} is not published: {refused.reason}", err=True)
@@ -79,10 +77,11 @@ def publish_command(
         sys.exit(1)
     except AudioError as exc:
         raise click.ClickException(exc.reason) from None
+    _record(flow, before, prompt_id, code, slow, " (rules overridden)" if override else "")
     click.echo(f"{code}/{prompt_id} now plays its {row.source} from {row.made_at}")
 
 
-@prompts_cli.command("pending")
+@click.command("pending")
 def pending_command() -> None:
     """List the candidates waiting to be published, and what stands in each one's way."""
     found = services()

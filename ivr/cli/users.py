@@ -8,7 +8,8 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import Engine
 
-from ..admin.users import ROLES, UserError, add, all_users, remove, set_password
+from .. import audit
+from ..admin.users import ROLES, UserError, add, all_users, by_name, remove, set_password
 from ..services import services
 
 users_cli = AppGroup("users", help="Accounts of the admin console.")
@@ -34,6 +35,7 @@ def add_command(name: str, role: str, password_stdin: bool) -> None:
         add(_engine(), name, role, _read_password(password_stdin))
     except UserError as exc:
         raise click.ClickException(str(exc)) from exc
+    audit.record(_engine(), audit.shell_user(), "user_added", name, f"role {role}")
     click.echo(f"added {role} {name}")
 
 
@@ -46,6 +48,7 @@ def password_command(name: str, password_stdin: bool) -> None:
         set_password(_engine(), name, _read_password(password_stdin))
     except UserError as exc:
         raise click.ClickException(str(exc)) from exc
+    audit.record(_engine(), audit.shell_user(), "password_changed", name)
     click.echo(f"password changed for {name}")
 
 
@@ -53,8 +56,10 @@ def password_command(name: str, password_stdin: bool) -> None:
 @click.argument("name")
 def remove_command(name: str) -> None:
     """Delete an account."""
+    user = by_name(_engine(), name)
     if not remove(_engine(), name):
         raise click.ClickException(f"there is no user called {name!r}")
+    audit.record(_engine(), audit.shell_user(), "user_removed", name, f"role {user.role}" if user else "")
     click.echo(f"removed {name}")
 
 

@@ -16,10 +16,23 @@ from .yamlfile import LineDict
 PLACEHOLDER = re.compile(r"\{([A-Za-z0-9_]+)\}")
 REVIEW_STATES = ("draft", "reviewed", "approved")
 CATALOGUE_FIELDS = ("meta", "prompts", "speech")
-META_FIELDS = ("name", "native_name", "review", "option_pattern", "keys", "pace", "recordings_only")
+META_FIELDS = (
+    "name",
+    "native_name",
+    "review",
+    "option_pattern",
+    "keys",
+    "pace",
+    "sentence",
+    "recordings_only",
+)
 PACE_FIELDS = ("unit", "per_second")
 PACE_UNITS = ("word", "character")
 MAX_PER_SECOND = 20
+SENTENCE_FIELDS = ("unit", "max")
+# The longest sentence a caller should have to follow, by unit, when `meta: sentence` does not say.
+SENTENCE_MAX = {"word": 25, "character": 40}
+MAX_SENTENCE = 200  # a limit beyond this is no limit
 SPEECH_FIELDS = ("language", "numbers", "keys", "routes")
 
 
@@ -35,7 +48,7 @@ class Language:
     texts: Mapping[str, str]
     path: Path
     lines: Mapping[str, int] = field(default_factory=dict)
-    meta: Mapping[str, Any] = field(default_factory=dict)  # key names, pace (see ivr.flow.queries)
+    meta: Mapping[str, Any] = field(default_factory=dict)  # key names, pace (see ivr.flow.queries), sentence
     speech: Mapping[str, Any] = field(default_factory=dict)  # words a caller may say instead of a key
 
 
@@ -191,10 +204,56 @@ def _meta(spec: LineDict, report: fields.Report) -> dict[str, Any]:
             )
         else:
             meta.setdefault("pace", {})["per_second"] = per_second
+    sentence = _sentence(fields.mapping(spec, "sentence", report, where), report)
+    if sentence:
+        meta["sentence"] = sentence
     recordings = fields.flag(spec, "recordings_only", report, where)
     if recordings is not None:
         meta["recordings_only"] = recordings
     return meta
+
+
+def _sentence(spec: LineDict, report: fields.Report) -> dict[str, Any]:
+    """Return the well-formed parts of `meta: sentence` (the longest sentence allowed); report the rest."""
+    fields.unknown(spec, SENTENCE_FIELDS, report, "meta: sentence: ")
+    sentence: dict[str, Any] = {}
+    if "unit" in spec:
+        if spec["unit"] in PACE_UNITS:
+            sentence["unit"] = spec["unit"]
+        else:
+            shown = repr(spec["unit"]) if isinstance(spec["unit"], str) else kind_of(spec["unit"])
+            report(
+                spec.line_of("unit"), f"meta: sentence: unit {shown} is not one of {', '.join(PACE_UNITS)}"
+            )
+    if "max" in spec:
+        most = spec["max"]
+        if isinstance(most, int) and not isinstance(most, bool) and 0 < most <= MAX_SENTENCE:
+            sentence["max"] = most
+        else:
+            report(
+                spec.line_of("max"),
+                f"meta: sentence: 'max' must be the most words (or characters) a sentence may have, "
+                f"a whole number from 1 to {MAX_SENTENCE}, not {kind_of(most)}",
+            )
+    return sentence
+
+
+def sentence_limit(language: Language) -> tuple[int, str]:
+    """Return the longest sentence a language allows and its unit ('word' or 'character').
+
+    The unit is `meta: sentence: unit`, else the unit of the language's pace, else words; the
+    limit is `meta: sentence: max`, else 25 words or 40 characters.
+    """
+    found = language.meta.get("sentence")
+    table: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
+    paced = language.meta.get("pace")
+    pace_unit = paced.get("unit") if isinstance(paced, Mapping) else None
+    unit = table.get("unit") or pace_unit
+    unit = unit if unit in SENTENCE_MAX else "word"
+    most = table.get("max")
+    if isinstance(most, bool) or not isinstance(most, int) or most <= 0:
+        most = SENTENCE_MAX[unit]
+    return most, unit
 
 
 def _speech(spec: LineDict, report: fields.Report) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from urllib.parse import parse_qsl
 
-from flask import Blueprint, Response, abort, g, request
+from flask import Blueprint, Response, abort, request
 from werkzeug.datastructures import MultiDict
 
 from .. import metrics
@@ -38,7 +38,7 @@ CALLER_ID = re.compile(r"^\+[1-9]\d{6,14}$")
 @bp.before_request
 def check_signature() -> None:
     """Refuse any request Twilio did not sign, whenever an auth token is configured."""
-    g.ivr_began = time.perf_counter()
+    request.environ["ivr.began"] = time.perf_counter()
     validator = services().validator
     if validator is None:
         return
@@ -55,7 +55,7 @@ def check_signature() -> None:
 @bp.after_request
 def timed(response: Response) -> Response:
     """Add how long the answer took to the webhook latency histogram."""
-    began = g.get("ivr_began")
+    began = request.environ.get("ivr.began")
     if began is not None and request.endpoint:
         metrics.WEBHOOK_SECONDS.labels(request.endpoint.removeprefix("voice.")).observe(
             time.perf_counter() - began
@@ -163,20 +163,23 @@ def _answer(
 
 def _live() -> Live:
     """Return what serves this request: looked up once, so one request sees one flow throughout."""
-    found = g.get("ivr_live")
+    # Kept with the request, not in `g`: a request made inside another's app context (the console's
+    # simulator, `ivr simulate`) shares that context's `g`.
+    found = request.environ.get("ivr.live")
     if found is None:
-        found = g.ivr_live = services().live.current()
+        found = request.environ["ivr.live"] = services().live.current()
     return found  # type: ignore[no-any-return]
 
 
 def _form() -> MultiDict[str, str]:
     """Return Twilio's form, read once from the body (a webhook's form is small and flat)."""
-    found = g.get("ivr_form")
+    found = request.environ.get("ivr.form")
     if found is None:
         body = b""
         if request.method == "POST" and request.mimetype == "application/x-www-form-urlencoded":
             body = request.get_data(cache=True)  # MAX_CONTENT_LENGTH holds: a larger body is a 413
-        found = g.ivr_form = MultiDict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+        found = MultiDict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+        request.environ["ivr.form"] = found
     return found  # type: ignore[no-any-return]
 
 

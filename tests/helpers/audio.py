@@ -97,6 +97,10 @@ def gtts_body(mp3: bytes) -> str:
     return f')]}}\'\n\n{len(line)}\n{line}\n25\n[["e",4,null,null,{len(line)}]]\n'
 
 
+# Speech made for a length (and speed) once per test run: rendering 66 prompts asks for ~30 lengths.
+PACED: dict[tuple[float, bool], bytes] = {}
+
+
 @dataclass
 class FakeGoogle:
     """Answers gTTS's POSTs; records what each asked for (text, lang, speed)."""
@@ -118,7 +122,22 @@ class FakeGoogle:
                 raise failure
             return (int(failure), {}, "error")  # type: ignore[call-overload]
         self.asked.append((text, lang, bool(speed)))
-        return (200, {"Content-Type": "application/json; charset=utf-8"}, gtts_body(self.mp3))
+        return (
+            200,
+            {"Content-Type": "application/json; charset=utf-8"},
+            gtts_body(self.speech(text, bool(speed))),
+        )
+
+    def speech(self, text: str, slow: bool) -> bytes:
+        """Return speech as long as the text takes at a calm pace, as Google's is (made once a length)."""
+        words = len(re.findall(r"\w+", text))
+        if not words:
+            return self.mp3
+        seconds = max(0.5, round(words / 2.5 * 4) / 4 - 0.3)  # gTTS's own silence makes up the rest
+        key = (seconds, slow)
+        if key not in PACED:
+            PACED[key] = gtts_mp3(seconds, slow)
+        return PACED[key]
 
     def texts(self) -> list[str]:
         """Return the texts asked for, in order."""

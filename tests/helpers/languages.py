@@ -60,7 +60,7 @@ def install_audio(
                     copy = Path(folder) / f"{lang}-{pid}-{rate}.wav"
                     shutil.copyfile(take, copy)
                     length = (seconds or {}).get(pid + ("@slow" if rate else ""), 0.4)
-                    found.audio.install(flow, pid, lang, rate, copy, "recording", length)
+                    found.audio.install(flow, pid, lang, rate, copy, "recording", length, live=True)
 
 
 def root(text: str) -> ET.Element:
