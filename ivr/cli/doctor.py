@@ -7,6 +7,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 import click
 from flask.cli import with_appcontext
@@ -20,6 +21,7 @@ from ..checks import load
 from ..db import describe
 from ..flow.languages import availability
 from ..flow.queries import declared_languages
+from ..journeys.losses import lost_between
 from ..services import Services, services
 from ..settings import instance_secret_path
 from .twilio import AccountError, client, find
@@ -180,6 +182,28 @@ def database(found: Services, _: str | None) -> Iterator[Finding]:
         yield Finding(
             OK, f"the database is reachable and its schema is current ({found.engine.dialect.name})"
         )
+
+
+def journeys(found: Services, _: str | None) -> Iterator[Finding]:
+    """The journey store keeps up: no events lost in the last day."""
+    if found.journeys is None:
+        yield Finding(WARN, "journey recording is off (IVR_JOURNEYS=0): no figures on where callers go")
+        return
+    try:
+        with found.engine.connect() as connection:
+            lost = lost_between(connection, date.today() - timedelta(days=1), None)
+    except SQLAlchemyError:
+        return  # said above, by the database check
+    total = sum(lost.values())
+    if total:
+        detail = ", ".join(f"{reason} {n}" for reason, n in lost.items() if n)
+        yield Finding(
+            WARN,
+            f"{total} journey event(s) lost in the last day ({detail})",
+            "check the database's server and load",
+        )
+    else:
+        yield Finding(OK, "no journey events lost in the last day")
 
 
 def accounts(found: Services, _: str | None) -> Iterator[Finding]:
