@@ -74,21 +74,19 @@ def handler(as_json: bool = False) -> logging.Handler:
 
 
 def configure(level: str = "INFO", as_json: bool = False, *, force: bool = False) -> None:
-    """Send the line's log to stderr, numbers masked; unless logging is already set up (force: anyway)."""
+    """Send the line's log to stderr, numbers masked; unless logging is already set up (force: anyway).
+
+    Whoever else set up logging (gunicorn's logconfig, a test runner), their handlers mask too.
+    """
     root = logging.getLogger()
     ours = [h for h in root.handlers if getattr(h, _CONFIGURED, False)]
-    if root.handlers and not force and not ours:
-        # Someone else (gunicorn's logconfig, a test runner) set up logging: mask on their handlers.
-        for existing in root.handlers:
+    if force or not root.handlers:
+        for old in ours:
+            root.removeHandler(old)
+        root.addHandler(handler(as_json))
+        root.setLevel(level.upper() if isinstance(level, str) else level)
+    # Access logs and everyone's handlers mask too: werkzeug's and gunicorn's lines included.
+    for name in ("", "werkzeug", "gunicorn.access", "gunicorn.error"):
+        for existing in logging.getLogger(name).handlers:
             if not any(isinstance(f, MaskNumbers) for f in existing.filters):
                 existing.addFilter(MaskNumbers())
-        return
-    for old in ours:
-        root.removeHandler(old)
-    root.addHandler(handler(as_json))
-    root.setLevel(level.upper() if isinstance(level, str) else level)
-    # Access logs pass through the same handler: werkzeug's and gunicorn's lines are masked too.
-    for name in ("werkzeug", "gunicorn.access", "gunicorn.error"):
-        logger = logging.getLogger(name)
-        for existing in logger.handlers:
-            existing.addFilter(MaskNumbers())

@@ -250,7 +250,7 @@ class AudioLibrary(AudioStore):
         """Check a file and convert it to the telephony format; return its duration in seconds."""
         try:
             with sound.converting():  # a conversion at a time per process, niced: the calls come first
-                sound.probe(source, MAX_SECONDS)  # the header: one that says it lasts hours goes undecoded
+                sound.probe(source, MAX_SECONDS)  # cheap: a file that lasts too long goes here
                 found = sound.measure(source, MAX_SECONDS)
                 if found.seconds > MAX_SECONDS:
                     raise AudioRejected(f"the sound lasts more than {MAX_SECONDS:.0f} seconds")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 import click
+from flask.cli import with_appcontext
 
 from .. import audit
 from ..audio.publishing import Pending, PublishRefused, pending, publish
@@ -55,6 +56,7 @@ def _record(
     "--version", "version", type=int, help="Any kept version (see history); default: the candidate."
 )
 @click.option("--override", is_flag=True, help="Publish although the words were not recognised (logged).")
+@with_appcontext
 def publish_command(
     prompt_id: str, lang: str | None, slow: bool, version: int | None, override: bool
 ) -> None:
@@ -82,6 +84,7 @@ def publish_command(
 
 
 @click.command("pending")
+@with_appcontext
 def pending_command() -> None:
     """List the candidates waiting to be published, and what stands in each one's way."""
     found = services()
