@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import html
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from ivr.audio.publishing import PublishRefused, pending, publish, safety_critic
 from ivr.services import services
 from tests.helpers.admin import https_client, make_users, sign_in
 from tests.helpers.audio import ffmpeg, make_voice
+from tests.helpers.parts import missing
 from tests.helpers.twilio import post_signed, twiml
 
 
@@ -81,22 +83,22 @@ def test_a_staff_change_to_a_safety_critical_prompt_waits_for_an_admin(app, lib,
     keeping_safe = {"welcome", "advice_999", "silent_solution", "transfer_refuge", "transfer_failed"}
     assert keeping_safe <= safety_critical(flow)
     assert "opt_learn" not in safety_critical(flow)
-    candidate("advice_999", 2.5, by="sam", role="staff")
+    candidate("silent_solution", 5.5, by="sam", role="staff")
     with pytest.raises(PublishRefused, match="an admin must approve") as staff:
-        publish(lib, flow, "advice_999", "en-GB", by="sam", role="staff")
+        publish(lib, flow, "silent_solution", "en-GB", by="sam", role="staff")
     assert staff.value.findings[0].rule == "four eyes"
     assert pending(lib, flow)[0].needs_approval
-    publish(lib, flow, "advice_999", "en-GB", by="ada", role="admin")
-    candidate("advice_999", 2.6, by="ada", role="admin")  # an admin's own change needs no second pair
-    publish(lib, flow, "advice_999", "en-GB", by="ada", role="admin")
+    publish(lib, flow, "silent_solution", "en-GB", by="ada", role="admin")
+    candidate("silent_solution", 5.7, by="ada", role="admin")  # an admin's own change needs no second pair
+    publish(lib, flow, "silent_solution", "en-GB", by="ada", role="admin")
     candidate("welcome", 2.4, by="ben", role="staff")
     publish(lib, flow, "welcome", "en-GB", by="ada", role="admin")
 
 
 def test_an_admin_cannot_approve_their_own_staff_change(app, lib, flow, candidate) -> None:
-    candidate("transfer_refuge", 3.5, by="dual", role="staff")
+    candidate("welcome", 2.4, by="dual", role="staff")
     with pytest.raises(PublishRefused, match="another admin") as own:
-        publish(lib, flow, "transfer_refuge", "en-GB", by="dual", role="admin")
+        publish(lib, flow, "welcome", "en-GB", by="dual", role="admin")
     assert "cannot approve their own" in str(own.value.findings[0])
 
 
@@ -157,3 +159,39 @@ def test_check_review_and_publishing_say_the_same_of_the_same_audio(app, lib, fl
     for says in said:
         assert says in checked.output, says
         assert says in page, says
+
+
+def espeak(path: Path, text: str) -> Path:
+    """Make espeak-ng say a text into a WAV file: real speech, for the recogniser."""
+    if shutil.which("espeak-ng") is None:
+        missing("espeak-ng is not installed (apt-get install espeak-ng): no real speech to recognise")
+    subprocess.run(
+        ["espeak-ng", "-v", "en-gb", "-s", "140", "-w", str(path), text], check=True, capture_output=True
+    )
+    return path
+
+
+def test_the_welcome_recorded_as_the_999_advice_is_refused(app, lib, flow, tmp_path: Path, ivr) -> None:
+    """The 999 advice must say the 999 advice: a recording of another prompt cannot replace it."""
+    wrong = espeak(tmp_path / "advice_999.wav", flow.catalogue.text("welcome", "en-GB"))
+    lib.import_recording(flow, "advice_999", "en-GB", wrong, wrong.name, by="ada", role="admin")
+    with pytest.raises(PublishRefused) as refused:
+        publish(lib, flow, "advice_999", "en-GB", by="ada", role="admin")
+    said = [f for f in refused.value.findings if f.rule == "says its text"]
+    assert said and "it sounds like 'welcome'" in said[0].says
+    held = ivr("prompts", "publish", "advice_999")
+    assert held.exit_code == 1 and "says its text: it sounds like 'welcome'" in held.output
+    right = espeak(tmp_path / "right.wav", flow.catalogue.text("advice_999", "en-GB"))
+    lib.import_recording(flow, "advice_999", "en-GB", right, right.name, by="ada", role="admin")
+    assert not [
+        f for f in publishing.findings_for(lib, flow, "advice_999", "en-GB") if f.rule == "says its text"
+    ]
+
+
+def test_an_admin_may_override_what_the_recogniser_cannot_hear(app, lib, flow, candidate, ivr) -> None:
+    candidate("advice_999", 2.5, by="ada", role="admin")  # a tone: no words to recognise
+    refused = ivr("prompts", "publish", "advice_999")
+    assert refused.exit_code == 1 and "its words could not be recognised" in refused.output
+    done = ivr("prompts", "publish", "advice_999", "--override")
+    assert done.exit_code == 0, done.output
+    assert "override" in lib.entry("advice_999", "en-GB")["versions"][-1]

@@ -16,7 +16,7 @@ from typing import Any
 from ..checks import verdict
 from ..flow import Flow
 from ..flow.queries import advice_end, language_node, opening, speech_seconds
-from . import sound
+from . import recognise, sound
 from .library import AudioLibrary, PromptAudio, now_iso
 from .store import AudioError, key_of
 
@@ -214,7 +214,33 @@ def judge(
     found = file_findings(flow, prompt_id, lang, slow, facts)
     if not slow:
         found += rule_findings(lib, flow, prompt_id, lang, facts.seconds)
+    if version.get("source") == "recording" and not slow:  # gTTS says its text: a person may not
+        found += words_findings(flow, prompt_id, lang, path, version["file"])
     return found
+
+
+_HEARD: dict[tuple[str, str, str], recognise.Verdict] = {}  # (file, prompt, language): files never change
+
+
+def words_findings(flow: Flow, prompt_id: str, lang: str, path: Path, name: str) -> list[Finding]:
+    """Return what the recogniser says against a recording: another prompt's words, or none recognised.
+
+    English only (the bundled model). A recording heard saying another prompt is refused; for the
+    prompts that keep callers safe, anything but its own words is refused. An admin may override.
+    """
+    if not recognise.supported(lang):
+        return []
+    key = (name, prompt_id, lang)
+    heard = _HEARD.get(key)
+    if heard is None:
+        heard = _HEARD[key] = recognise.check(flow, lang, prompt_id, path)
+    if heard.outcome == recognise.MISMATCH:
+        says = f"it sounds like {heard.other!r}, not {prompt_id!r} (heard: \"{heard.heard}\")"
+        return [Finding("says its text", says, overridable=True)]
+    if heard.outcome == recognise.UNCLEAR and recognise.safety_critical_needs_match(flow, prompt_id):
+        says = f"its words could not be recognised as this prompt's ({heard.reason}); it keeps callers safe"
+        return [Finding("says its text", says, overridable=True)]
+    return []
 
 
 def _version(lib: AudioLibrary, prompt_id: str, lang: str, slow: bool, number: int | None) -> dict[str, Any]:
