@@ -22,7 +22,7 @@ def mp3() -> bytes:
 
 def test_synthesize_asks_the_british_host_for_the_text(mp3: bytes) -> None:
     with responses.RequestsMock() as rsps:
-        google = mock_google(rsps, mp3)
+        google = mock_google(rsps, mp3, paced=False)
         audio = tts.synthesize("If you are in danger now, hang up and dial 9 9 9.", BRITISH)
     assert google.hosts == ["translate.google.co.uk"]
     assert google.asked == [("If you are in danger now, hang up and dial 9 9 9.", "en", False)]
@@ -32,7 +32,7 @@ def test_synthesize_asks_the_british_host_for_the_text(mp3: bytes) -> None:
 def test_slow_mode_reaches_google_and_long_texts_come_back_whole(mp3: bytes) -> None:
     text = " ".join(["To hear how to report trafficking, press 2."] * 5)
     with responses.RequestsMock() as rsps:
-        google = mock_google(rsps, mp3)
+        google = mock_google(rsps, mp3, paced=False)
         audio = tts.synthesize(text, BRITISH, slow=True)
     # gTTS sends at most 100 characters a request; every part is asked slow and all are joined.
     assert len(google.asked) > 1
@@ -55,7 +55,7 @@ def test_failures_say_whether_to_try_again(
     mp3: bytes, failure: object, transient: bool, unreachable: bool
 ) -> None:
     with responses.RequestsMock() as rsps:
-        google = mock_google(rsps, mp3)
+        google = mock_google(rsps, mp3, paced=False)
         google.fail.append(failure)
         with pytest.raises(tts.SpeechError) as caught:
             tts.synthesize("Main menu.", BRITISH)
