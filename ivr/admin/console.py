@@ -5,14 +5,30 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from functools import wraps
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, abort, current_app, flash, redirect, request, session, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user, logout_user
-from flask_wtf.csrf import CSRFProtect
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from markupsafe import Markup
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
 
 from .. import db
 from ..db import describe
@@ -140,3 +156,107 @@ def require(role: str) -> Callable[[F], F]:
         return wrapped  # type: ignore[return-value]
 
     return decorate
+
+
+# What each error page says: its heading, and what happened in plain words.
+ERRORS = {
+    400: ("The console could not use that request", "Something in it was missing or not as expected."),
+    401: ("You are signed out", "Sign in again, then try once more. Nothing was changed."),
+    403: ("This page is for admins", "Your account cannot open it. Ask an admin if you need what it shows."),
+    404: (
+        "Page not found",
+        "There is no such page in the console: the address may be mistyped, or name a prompt or "
+        "language the line does not have.",
+    ),
+    405: ("That does not work here", "This address cannot be used that way. Nothing was changed."),
+    413: ("That file is too large", ""),  # says the limit: see _message
+    429: ("Too many requests", "Wait a minute, then try again."),
+}
+EXPIRED = (
+    "This form has expired",
+    "For your safety a form in the console stops working after some hours, or when you sign in "
+    "again. Nothing was changed. Go back, reload the page, and try again.",
+)
+UNCHECKED = (
+    "This form could not be checked",
+    "The console could not confirm that it came from one of its own pages (its security token is "
+    "missing or does not match). Nothing was changed. Go back, reload the page, and try again.",
+)
+
+
+def wants_json() -> bool:
+    """Tell whether the request came from a page's script (fetch), which reads JSON, not a page."""
+    return request.headers.get("X-Requested-With") == "fetch" or request.path.startswith("/admin/api/")
+
+
+def _message(error: HTTPException) -> tuple[str, str]:
+    """Return the heading and the words of an error page: the specific reason, where there is one."""
+    if isinstance(error, CSRFError):
+        return EXPIRED if "expired" in str(error.description) else UNCHECKED
+    code = error.code or 500
+    title, words = ERRORS.get(code, ("Something went wrong", "Nothing was changed."))
+    if code == 413:
+        limit = services().settings.admin_upload_bytes / (1024 * 1024)
+        words = (
+            f"The console takes files of at most {limit:.3g} MB. Shorten the recording, or save it as "
+            "MP3, then upload it again. Nothing was changed."
+        )
+    elif error.description and error.description != type(error).description:
+        words = str(error.description)  # a reason given where it was raised: "say one to 200 characters"
+    return title, words
+
+
+def _way_back() -> str | None:
+    """Return the console page the browser came from, if it names one on this host; else None."""
+    source = request.referrer
+    if not source:
+        return None
+    parts = urlsplit(source)
+    if (parts.scheme, parts.netloc) != (request.scheme, request.host) or not parts.path.startswith("/admin/"):
+        return None
+    back = parts.path + (f"?{parts.query}" if parts.query else "")
+    return back if back != request.full_path.rstrip("?") else None
+
+
+@bp.errorhandler(HTTPException)
+def error_page(error: HTTPException) -> Response | HTTPException:
+    """Answer a console error with a page in the console's style and a way back; JSON for scripts."""
+    code = error.code or 500
+    if code < 400:
+        return error
+    title, words = _message(error)
+    if wants_json():
+        response = jsonify({"ok": False, "status": code, "title": title, "message": words})
+    else:
+        page = render_template("admin/error.html", code=code, title=title, words=words, back=_way_back())
+        response = current_app.make_response(page)
+    response.status_code = code
+    for name, value in error.get_headers():
+        if name.lower() not in ("content-type", "content-length"):
+            response.headers[name] = value  # e.g. Allow on a 405
+    return response
+
+
+@bp.get("/<path:unknown>")
+def not_found(unknown: str) -> Response:
+    """Answer an address under /admin that is no page with the console's own 404 page."""
+    abort(404)
+
+
+@bp.app_template_filter("moment")
+def moment(value: object) -> Markup:
+    """Render an ISO time as <time> in UTC; static/console.js shows it in the viewer's own time zone.
+
+    A value that is not a time (or a stamp like '2026-01-31T14:05:09+00:00 by ada') keeps its words.
+    """
+    text = str(value or "")
+    stamp, _, rest = text.partition(" ")
+    try:
+        at = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return Markup("{}").format(text or "–")
+    at = (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(UTC)
+    iso = at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    utc = at.strftime("%Y-%m-%d %H:%M UTC")
+    shown = Markup('<time datetime="{}" class="local">{}</time>').format(iso, utc)
+    return shown + (Markup(" {}").format(rest) if rest else Markup(""))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from werkzeug.wrappers import Response
 from .. import audit
 from ..audio import publishing
 from ..audio.library import IMPORT_EXTENSIONS, AudioError, AudioLibrary
+from ..audio.versions import PromptAudio
 from ..flow import Flow
 from ..flow.queries import declared_languages, places
 from ..services import services
@@ -42,7 +44,7 @@ def looks_like_audio(head: bytes) -> bool:
     return head.startswith(MAGIC) or head[4:8] == b"ftyp"
 
 
-def _rows(flow: Flow) -> list[Any]:
+def _rows(flow: Flow) -> list[PromptAudio]:
     return list(audio_library().status(flow))
 
 
@@ -51,25 +53,64 @@ def _known(flow: Flow, prompt_id: str, lang: str) -> None:
         abort(404)
 
 
+@dataclass(frozen=True)
+class LibraryFilters:
+    """What the prompt library was asked to show: GET parameters, checked."""
+
+    lang: str
+    text: str  # words of the text, or part of the id
+    state: str  # fresh | stale | missing | "" for all
+    waiting: bool  # only prompts with a candidate waiting to go live
+    critical: bool  # only safety-critical prompts
+
+    def keeps(self, row: PromptAudio, critical: set[str]) -> bool:
+        """Tell whether a row of the library passes every filter."""
+        wanted = self.text.casefold()
+        return (
+            (not wanted or wanted in row.prompt_id.casefold() or wanted in row.text.casefold())
+            and (not self.state or row.state == self.state)
+            and (not self.waiting or row.candidate is not None)
+            and (not self.critical or row.prompt_id in critical)
+        )
+
+    @property
+    def narrowed(self) -> bool:
+        """Tell whether any filter but the language is set."""
+        return bool(self.text or self.state or self.waiting or self.critical)
+
+
+def _library_filters(flow: Flow) -> LibraryFilters:
+    """Read the library's filters from the query string; anything unknown is left out."""
+    lang = request.args.get("lang", "")
+    state = request.args.get("state", "")
+    return LibraryFilters(
+        lang=lang if lang in declared_languages(flow) else flow.default_language,
+        text=" ".join(request.args.get("q", "").split())[:100],
+        state=state if state in STATES else "",
+        waiting=request.args.get("waiting") == "1",
+        critical=request.args.get("critical") == "1",
+    )
+
+
 @bp.get("/prompts")
 def prompts() -> str:
-    """List every prompt per language with its text, state, source, duration and a player."""
+    """List the prompts of a language, found by words or id, state, waiting candidate or safety."""
     flow = services().live.current().flow
-    lang = request.args.get("lang", "")
-    lang = lang if lang in declared_languages(flow) else flow.default_language
-    state = request.args.get("state", "")
-    rows = [r for r in _rows(flow) if r.lang == lang]
-    counts = {s: sum(1 for r in rows if r.state == s) for s in STATES}
-    if state in STATES:
-        rows = [r for r in rows if r.state == state]
+    found = _library_filters(flow)
+    critical = publishing.safety_critical(flow)
+    every = [r for r in _rows(flow) if r.lang == found.lang]
     return render_template(
         "admin/prompts.html",
         languages=declared_languages(flow),
-        rows=rows,
-        lang=lang,
-        state=state,
+        rows=[r for r in every if found.keeps(r, critical)],
+        total=len(every),
+        filters=found,
+        lang=found.lang,
         states=STATES,
-        counts=counts,
+        counts={s: sum(1 for r in every if r.state == s) for s in STATES},
+        waiting=sum(1 for r in every if r.candidate is not None),
+        critical=critical,
+        where=places(flow),
         flow=flow,
     )
 
@@ -103,7 +144,8 @@ def prompt(prompt_id: str, lang: str) -> str:
         slow=slow,
         text=readable(flow, prompt_id, lang),
         history=history,
-        limit_mb=services().settings.admin_upload_bytes // (1024 * 1024),
+        limit_bytes=services().settings.admin_upload_bytes,
+        limit_mb=f"{services().settings.admin_upload_bytes / (1024 * 1024):.3g}",
         accept=",".join(sorted(IMPORT_EXTENSIONS)) + ",audio/*",
     )
 
@@ -122,6 +164,10 @@ def _record(action: str, prompt_id: str, lang: str, detail: str) -> None:
 def _answer(ok: bool, message: str, prompt_id: str, lang: str, status: int = 200) -> Response:
     """Answer the page's recorder with JSON, and a plain form with a message and a redirect."""
     if request.headers.get("X-Requested-With") == "fetch":
+        if ok:
+            flash(
+                message, "info"
+            )  # the recorder reloads the page: the message is shown, and announced, there
         response = jsonify({"ok": ok, "message": message})
         response.status_code = status
         return response

@@ -10,15 +10,23 @@ from urllib.parse import parse_qs, urlsplit
 from flask import current_app, jsonify, render_template, request
 from werkzeug.exceptions import BadRequest
 
+from ..flow import Flow
 from ..line.simulator import DIAL_OUTCOMES, Call, Turn
 from ..line.twiml import KEYS
 from ..services import services
 from .console import bp
+from .review import readable
 
 SID = re.compile(r"^CA[0-9a-f]{32}$")
 PENDING = re.compile(r"^/voice/(gather|dial)\?[A-Za-z0-9_=&%.+-]{0,300}$")
 OUTCOMES = ("answered", "busy", "no-answer", "failed")
 SHOWN_PARAMS = ("Digits", "SpeechResult", "DialCallStatus", "CallStatus")
+# A <Play> URL names its prompt: /audio/<lang>/<prompt_id>[-slow].<hash>.wav (ivr/audio/library.py).
+PLAY_PATH = re.compile(
+    r"^/audio/(?P<lang>[A-Za-z0-9-]{1,20})/(?P<pid>[A-Za-z0-9_]{1,64}?)(?P<slow>-slow)?\.[0-9a-f]+\.wav$"
+)
+MAX_REDIRECTS = 5  # Twilio follows a <Redirect> at once; a loop of them is cut short here
+TWILIO_GATHER_TIMEOUT = 5  # seconds, when a <Gather> names none
 
 
 @bp.get("/simulator")
@@ -76,7 +84,18 @@ def sim_step() -> Any:
         return jsonify({"sid": call.sid, "ended": True})
     else:
         raise BadRequest("the action is start, press, silence, speak, dial or hangup")
-    return jsonify(_describe(turn, call.sid))
+    flow = services().live.current().flow
+    followed: list[dict[str, Any]] = []
+    while _only_redirects(turn) and len(followed) < MAX_REDIRECTS:
+        # Twilio requests a <Redirect>'s URL as soon as it reaches it: no key, no wait.
+        followed.append(_describe(turn, call.sid, flow))
+        turn = call.silence()
+    return jsonify({**_describe(turn, call.sid, flow), "followed": followed})
+
+
+def _only_redirects(turn: Turn) -> bool:
+    """Tell whether an answer ends in a <Redirect> that Twilio follows at once (no <Gather> to wait in)."""
+    return bool(turn.redirect and not turn.gather_action and not turn.dial_action and not turn.hangup)
 
 
 def _url(value: object, kind: str) -> str:
@@ -99,20 +118,90 @@ def _node_of(url: str | None) -> str | None:
     return found[0] if found else None
 
 
-def _listens(twiml: str) -> tuple[bool, str]:
+def _listens(root: ET.Element | None) -> tuple[bool, str]:
     """Tell whether the answer's <Gather> also takes speech, and the words it expects."""
-    try:
-        found = ET.fromstring(twiml).find("Gather")
-    except ET.ParseError:
-        return False, ""
+    found = root.find("Gather") if root is not None else None
     if found is None:
         return False, ""
     return "speech" in (found.get("input") or ""), found.get("hints") or ""
 
 
-def _describe(turn: Turn, sid: str) -> dict[str, Any]:
+def _root(turn: Turn) -> ET.Element | None:
+    if turn.status != 200 or not turn.twiml.strip():
+        return None
+    try:
+        return ET.fromstring(turn.twiml)
+    except ET.ParseError:
+        return None
+
+
+def _seconds(value: str | None, default: int) -> int:
+    return int(value) if value and value.isdigit() else default
+
+
+def _parts(root: ET.Element | None, flow: Flow) -> list[dict[str, Any]]:
+    """Return what the caller hears, in order: spoken texts, recordings named by prompt, pauses."""
+    parts: list[dict[str, Any]] = []
+    for element in root.iter() if root is not None else ():
+        if element.tag == "Say":
+            text = "".join(element.itertext()).strip()
+            parts.append({"kind": "say", "text": text, "lang": element.get("language") or ""})
+        elif element.tag == "Play":
+            parts.append(_recording((element.text or "").strip(), flow))
+        elif element.tag == "Pause":
+            parts.append({"kind": "pause", "seconds": _seconds(element.get("length"), 1)})
+    return parts
+
+
+def _recording(url: str, flow: Flow) -> dict[str, Any]:
+    """Describe a <Play>: the prompt its URL names, in which language, and the words it says."""
+    found = PLAY_PATH.match(urlsplit(url).path)
+    if not found:
+        return {"kind": "play", "url": url, "prompt_id": "", "lang": "", "slow": False, "text": ""}
+    pid, lang = found.group("pid"), found.group("lang")
+    known = flow.catalogue.has(pid, lang)
+    return {
+        "kind": "play",
+        "url": url,
+        "prompt_id": pid,
+        "lang": lang,
+        "slow": bool(found.group("slow")),
+        "text": readable(flow, pid, lang) if known else "",
+    }
+
+
+def _wait(root: ET.Element | None, gather: str | None, flow: Flow) -> dict[str, Any] | None:
+    """Say what a caller's silence does at this answer's <Gather>: how long, and what follows it."""
+    element = root.find("Gather") if root is not None else None
+    if element is None or not gather:
+        return None
+    seconds = _seconds(element.get("timeout"), TWILIO_GATHER_TIMEOUT)
+    query = parse_qs(urlsplit(gather).query)
+    node = flow.nodes.get(query.get("node", [""])[0])
+    silences = _seconds(query.get("s", ["0"])[0], 0) + 1
+    moves_on, to = False, None
+    if node is not None and node.next:
+        moves_on, to = True, node.next
+        then = f"the call moves on to {node.next}"
+    elif node is not None and node.kind == "language":
+        then = f"the call goes on in {flow.catalogue.languages[flow.default_language].name}"
+    elif silences >= flow.limits.silences:
+        then = f"the call goes to {flow.on_limit} and ends politely"
+    else:
+        then = "the line asks again"
+    return {
+        "seconds": seconds,
+        "moves_on": moves_on,
+        "to": to,
+        "words": f"after {seconds} s of silence {then}",
+    }
+
+
+def _describe(turn: Turn, sid: str, flow: Flow) -> dict[str, Any]:
     gather = turn.gather_action or turn.redirect
-    speech, hints = _listens(turn.twiml) if turn.status == 200 and turn.twiml.strip() else (False, "")
+    root = _root(turn)
+    speech, hints = _listens(root)
+    dial = root.find("Dial") if root is not None else None
     return {
         "sid": sid,
         "request": turn.request,
@@ -122,9 +211,12 @@ def _describe(turn: Turn, sid: str) -> dict[str, Any]:
         "says": turn.says,
         "plays": turn.plays,
         "heard": [list(item) for item in getattr(turn, "heard", [])],
+        "parts": _parts(root, flow),
         "gather": gather if not turn.hangup else None,
+        "wait": _wait(root, turn.gather_action, flow) if not turn.hangup else None,
         "dial": turn.dial_action,
         "dial_number": turn.dial_number,
+        "ringing": _seconds(dial.get("timeout"), 30) if dial is not None else None,
         "hangup": turn.hangup,
         "ended": turn.ended,
         "node": _node_of(turn.dial_action or gather),

@@ -109,6 +109,9 @@ def test_admin_sees_the_journeys_of_a_simulated_call(page, app):
     services(app).journeys.flush()
     page.goto("/admin/")
     page.get_by_role("navigation").get_by_role("link", name="Journeys").click()
+    expect(page.locator("#calls")).to_have_text("0")  # a simulated call is left out, unless asked for
+    page.get_by_label("Include calls played in the simulator").check()
+    page.get_by_role("button", name="Show").click()
     expect(page.locator("#calls")).to_have_text("1")
     expect(page.locator("#menus")).to_contain_text("main_menu")
     screenshot(page, "11-journeys")

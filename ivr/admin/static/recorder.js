@@ -14,12 +14,21 @@
   let chunks = [];
   let blob = null;
 
+  const limit = Number(box.dataset.maxBytes || 0);
+
   function buttons(recording, have) {
     startBtn.disabled = recording;
     stopBtn.disabled = !recording;
     keepBtn.disabled = !have;
     discardBtn.disabled = !have;
   }
+
+  // Keyboard users stay on what comes next: the button they pressed may just have been disabled.
+  function focusOn(element) {
+    if (element && !element.disabled) { element.focus(); }
+  }
+
+  function megabytes(bytes) { return (bytes / (1024 * 1024)).toFixed(1).replace(/\.0$/, "") + " MB"; }
 
   function pickType() {
     const types = ["audio/webm;codecs=opus", "audio/ogg;codecs=opus", "audio/webm"];
@@ -45,10 +54,12 @@
       preview.hidden = false;
       status.textContent = "Recorded " + (blob.size / 1024).toFixed(0) + " KB. Listen, then keep it or discard it.";
       buttons(false, true);
+      preview.focus();
     });
     recorder.start();
     status.textContent = "Recording… press Stop when you have finished.";
     buttons(true, false);
+    focusOn(stopBtn);
   });
 
   stopBtn.addEventListener("click", () => { if (recorder && recorder.state !== "inactive") { recorder.stop(); } });
@@ -59,10 +70,16 @@
     preview.hidden = true;
     status.textContent = "Discarded.";
     buttons(false, false);
+    focusOn(startBtn);
   });
 
   keepBtn.addEventListener("click", async () => {
     if (!blob) { return; }
+    if (limit && blob.size > limit) {
+      status.textContent = "This recording is " + megabytes(blob.size) + ": the console takes at most "
+        + megabytes(limit) + ". Discard it and record a shorter take.";
+      return;
+    }
     const form = new FormData();
     const ext = blob.type.indexOf("ogg") >= 0 ? "ogg" : "webm";
     form.append("csrf_token", box.dataset.csrf);
@@ -78,10 +95,12 @@
       });
       const answer = await response.json();
       status.textContent = answer.message;
-      if (answer.ok) { window.location.reload(); } else { buttons(false, true); }
+      // On success the page reloads and shows the message again, where it is announced (console.js).
+      if (answer.ok) { window.location.reload(); } else { buttons(false, true); focusOn(keepBtn); }
     } catch (error) {
       status.textContent = "The upload failed: " + error.message;
       buttons(false, true);
+      focusOn(keepBtn);
     }
   });
 })();
