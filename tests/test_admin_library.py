@@ -36,9 +36,19 @@ def upload(web, path=None, name="take.wav", data=None, fetch=False):
     )
 
 
-def voice(path, seconds=1.0):
-    """A short voice-like take: werkzeug's test client spools bodies over 500 kB to an unclosed file."""
-    return audio_helpers.make_voice(path, seconds=seconds, lead=0.3, tail=0.3)
+def voice(path, extra=0.0):
+    """A short voice-like take of the main menu's text (`extra` seconds longer), as long as its words
+    take to say: werkzeug's test client spools bodies over 500 kB to an unclosed file."""
+    return audio_helpers.voice_for(path, "main_menu_intro", extra=extra, lead=0.3, tail=0.3)
+
+
+def make_live(web, version, slow=False, fetch=False):
+    """Make a version live through the prompt page's form, as the person signed in does."""
+    return web.post(
+        PAGE + "/publish" + ("?slow=1" if slow else ""),
+        data={"csrf_token": web.token, "version": str(version), "confirm": "yes"},
+        headers={"X-Requested-With": "fetch"} if fetch else {},
+    )
 
 
 def state_of(app, prompt_id="main_menu_intro"):
@@ -62,9 +72,16 @@ def test_an_upload_becomes_fresh_and_plays_on_the_line(web, app, tmp_path, suffi
     response = upload(web, take, name=f"studio take{suffix}")
     assert response.status_code == 302, response.get_data(as_text=True)
     row = state_of(app)
-    assert (row.state, row.source) == ("fresh", "recording")
+    assert (row.state, row.candidate) == ("missing", 1)  # a candidate: it plays nowhere yet
     page = web.get(PAGE).get_data(as_text=True)
-    assert "now plays your recording" in page
+    assert "your recording waits as a candidate. Hear it, then make it live." in page
+    assert 'id="candidate-verdict">Every rule holds' in page and 'id="publish-form"' in page
+    # Not safety-critical: the staff member who uploaded it makes it live.
+    assert make_live(web, row.candidate).status_code == 302
+    row = state_of(app)
+    assert (row.state, row.source, row.candidate) == ("fresh", "recording", None)
+    page = web.get(PAGE).get_data(as_text=True)
+    assert "main_menu_intro (en-GB) is live: callers hear it from the next call." in page
     assert 'id="prompt-state">fresh<' in page
     # The caller's line now plays it: the main menu, asked again after a silence, starts with it.
     root = ET.fromstring(
@@ -77,7 +94,18 @@ def test_the_recorder_gets_json(web, app, tmp_path):
     take = voice(tmp_path / "browser.webm")
     response = upload(web, take, name="browser-recording.webm", fetch=True)
     assert response.status_code == 200
-    assert response.get_json() == {"ok": True, "message": "main_menu_intro (en-GB) now plays your recording."}
+    assert response.get_json() == {
+        "ok": True,
+        "message": "main_menu_intro (en-GB): your recording waits as a candidate."
+        " Hear it, then make it live.",
+    }
+    published = make_live(web, state_of(app).candidate, fetch=True)
+    assert published.status_code == 200
+    assert published.get_json() == {
+        "ok": True,
+        "message": "main_menu_intro (en-GB) is live: callers hear it from the next call.",
+    }
+    assert (state_of(app).state, state_of(app).original_name) == ("fresh", "browser-recording.webm")
 
 
 @pytest.mark.parametrize(
@@ -126,16 +154,23 @@ def test_uploads_are_size_limited(app_config, tmp_path):
 
 
 def test_history_and_rollback(web, app, tmp_path):
-    first = voice(tmp_path / "first.wav", seconds=0.8)
-    second = voice(tmp_path / "second.wav", seconds=1.5)
+    first = voice(tmp_path / "first.wav")
+    second = voice(tmp_path / "second.wav", extra=0.4)
     assert upload(web, first, name="first.wav").status_code == 302
+    assert make_live(web, 1).status_code == 302
     assert upload(web, second, name="second.wav").status_code == 302
+    assert make_live(web, 2).status_code == 302
     assert state_of(app).original_name == "second.wav"
     page = web.get(PAGE).get_data(as_text=True)
     assert page.count("<tr") >= 3 and "(playing)" in page
+    # A rollback makes the previous version the candidate: the second plays until it is made live.
     response = web.post(PAGE + "/rollback", data={"csrf_token": web.token})
     assert response.status_code == 302
-    assert state_of(app).original_name == "first.wav"
+    assert (state_of(app).original_name, state_of(app).candidate) == ("second.wav", 1)
+    page = web.get(PAGE).get_data(as_text=True)
+    assert "the previous audio waits as a candidate" in page and "1 (waiting)" in page
+    assert make_live(web, 1).status_code == 302
+    assert (state_of(app).original_name, state_of(app).candidate) == ("first.wav", None)
     again = web.post(
         PAGE + "/rollback", data={"csrf_token": web.token}, headers={"X-Requested-With": "fetch"}
     )
@@ -172,12 +207,14 @@ def test_slower_speech_has_its_own_audio(web, app, prompts_dir, tmp_path):
     assert services(app).live.reload() == []
     listing = web.get("/admin/prompts").get_data(as_text=True)
     assert 'id="row-main_menu_intro-slow"' in listing
-    take = voice(tmp_path / "slow.wav", seconds=1.5)
+    take = voice(tmp_path / "slow.wav", extra=0.6)
     response = web.post(
         UPLOAD + "?slow=1",
         data={"csrf_token": web.token, "audio": (io.BytesIO(take.read_bytes()), "slow.wav")},
     )
     assert response.headers["Location"] == PAGE + "?slow=1"
+    published = make_live(web, 1, slow=True)
+    assert published.headers["Location"] == PAGE + "?slow=1"
     flow = services(app).live.current().flow
     rows = {
         r.slow: r

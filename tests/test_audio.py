@@ -9,9 +9,10 @@ import pytest
 
 from ivr.audio import sound
 from ivr.audio.library import MAX_SECONDS, AudioError, AudioLibrary, AudioRejected
+from ivr.audio.publishing import publish
 from ivr.cli import cli
 from ivr.services import services
-from tests.helpers.audio import decode, make_silence, make_voice
+from tests.helpers.audio import decode, make_silence, make_voice, voice_for
 from tests.helpers.prompts import edit_text
 
 
@@ -41,7 +42,8 @@ def audio_files(app) -> list[str]:
 
 @pytest.mark.parametrize("suffix", [".wav", ".mp3", ".m4a", ".ogg", ".webm"])
 def test_import_each_format(app, runner, lib, flow, tmp_path: Path, suffix: str) -> None:
-    take = make_voice(tmp_path / "takes" / "en-GB" / f"welcome{suffix}", seconds=1.5, lead=0.7)
+    take = voice_for(tmp_path / "takes" / "en-GB" / f"welcome{suffix}", "welcome", lead=0.7, tail=0.8)
+    speech = decode(take).seconds - 0.7 - 0.8
     result = runner.invoke(args=["prompts", "import", str(take)])
     assert result.exit_code == 0, result.output
     assert "as en-GB/welcome" in result.output
@@ -50,14 +52,14 @@ def test_import_each_format(app, runner, lib, flow, tmp_path: Path, suffix: str)
     stored = Path(app.config["AUDIO_DIR"]) / row.url.removeprefix("/audio/")
     decoded = decode(stored)
     assert (decoded.codec, decoded.rate, decoded.channels) == ("pcm_mulaw", 8000, 1)
-    assert 1.4 <= decoded.seconds <= 1.5 + 2 * sound.KEEP_SILENCE + 0.1
+    assert speech - 0.5 <= decoded.seconds <= speech + 2 * sound.KEEP_SILENCE + 0.1  # silence trimmed
     assert row.duration == pytest.approx(decoded.seconds, abs=0.05)
     assert abs(decoded.lufs - sound.TARGET_LUFS) < 1.5
 
 
 def test_file_names_carry_a_content_hash(app, runner, lib, flow, tmp_path: Path) -> None:
-    first = make_voice(tmp_path / "a" / "en-GB" / "welcome.wav", seconds=1.0)
-    second = make_voice(tmp_path / "b" / "en-GB" / "welcome.wav", seconds=2.0)
+    first = voice_for(tmp_path / "a" / "en-GB" / "welcome.wav", "welcome", extra=-0.4)
+    second = voice_for(tmp_path / "b" / "en-GB" / "welcome.wav", "welcome")
     assert runner.invoke(args=["prompts", "import", str(first)]).exit_code == 0
     url_one = lib.prompt(flow, "welcome", "en-GB").url
     assert runner.invoke(args=["prompts", "import", str(second)]).exit_code == 0
@@ -72,8 +74,8 @@ def test_file_names_carry_a_content_hash(app, runner, lib, flow, tmp_path: Path)
 
 def test_folders_import_by_language_and_report_each_file(app, runner, lib, flow, tmp_path: Path) -> None:
     takes = tmp_path / "delivery"
-    make_voice(takes / "en-GB" / "welcome.mp3", seconds=1.0)
-    make_voice(takes / "en-GB" / "main_menu_intro.m4a", seconds=1.0)
+    voice_for(takes / "en-GB" / "welcome.mp3", "welcome")
+    voice_for(takes / "en-GB" / "main_menu_intro.m4a", "main_menu_intro")
     (takes / "en-GB" / "notes.txt").write_text("not audio, not a prompt: ignored")
     result = runner.invoke(args=["prompts", "import", str(takes)])
     assert result.exit_code == 0, result.output
@@ -101,7 +103,7 @@ BAD_FILES = {
 
 @pytest.mark.parametrize("kind", list(BAD_FILES), ids=list(BAD_FILES))
 def test_bad_files_are_rejected_and_change_nothing(app, runner, lib, flow, tmp_path: Path, kind: str) -> None:
-    good = make_voice(tmp_path / "good" / "en-GB" / "welcome.wav")
+    good = voice_for(tmp_path / "good" / "en-GB" / "welcome.wav", "welcome")
     assert runner.invoke(args=["prompts", "import", str(good)]).exit_code == 0
     before = (manifest(app), audio_files(app), lib.prompt(flow, "welcome", "en-GB"))
     make, reason = BAD_FILES[kind]
@@ -128,8 +130,8 @@ def test_unknown_prompt_and_missing_language_are_rejected(app, runner, tmp_path:
 
 
 def test_history_and_rollback(app, runner, lib, flow, tmp_path: Path) -> None:
-    first = make_voice(tmp_path / "1" / "en-GB" / "welcome.wav", seconds=1.0)
-    second = make_voice(tmp_path / "2" / "en-GB" / "welcome.ogg", seconds=2.0)
+    first = voice_for(tmp_path / "1" / "en-GB" / "welcome.wav", "welcome", extra=-0.4)
+    second = voice_for(tmp_path / "2" / "en-GB" / "welcome.ogg", "welcome")
     assert runner.invoke(args=["prompts", "import", str(first)]).exit_code == 0
     assert runner.invoke(args=["prompts", "import", str(second)]).exit_code == 0
     versions = lib.history(flow, "welcome", "en-GB")
@@ -143,8 +145,11 @@ def test_history_and_rollback(app, runner, lib, flow, tmp_path: Path) -> None:
     assert lines[0].startswith("* v2") and "welcome.ogg" in lines[0]
     assert lines[1].startswith("  v1") and "welcome.wav" in lines[1]
 
+    # A rollback makes the previous version the candidate, and publishes it: the rules pass with it.
     result = runner.invoke(args=["prompts", "rollback", "welcome"])
     assert result.exit_code == 0, result.output
+    assert "en-GB/welcome: version 1 waits to go live" in result.output
+    assert "en-GB/welcome: live" in result.output
     row = lib.prompt(flow, "welcome", "en-GB")
     assert row.url == versions[1].url and row.state == "fresh"
     assert [v.current for v in lib.history(flow, "welcome", "en-GB")] == [False, True]
@@ -162,7 +167,7 @@ def test_editing_a_text_makes_exactly_that_prompt_stale(
     app, runner, lib, prompts_dir: Path, tmp_path
 ) -> None:
     for pid in ("welcome", "main_menu_intro", "opt_danger"):
-        make_voice(tmp_path / "en-GB" / f"{pid}.wav")
+        voice_for(tmp_path / "en-GB" / f"{pid}.wav", pid)
     assert runner.invoke(args=["prompts", "import", str(tmp_path / "en-GB")]).exit_code == 0
     edit_text(prompts_dir, "main_menu_intro: Main menu.", "main_menu_intro: The main menu.")
     flow = services(app).live.current().flow
@@ -199,7 +204,9 @@ def test_a_corrupt_manifest_plays_nothing_and_is_set_aside(app, lib, flow, tmp_p
     (root / "manifest.json").write_text("{ not json")
     fresh = AudioLibrary(root)
     assert fresh.status(flow)[0].state == "missing"
-    take = make_voice(tmp_path / "welcome.wav")
-    assert fresh.import_recording(flow, "welcome", "en-GB", take, "welcome.wav").state == "fresh"
+    take = voice_for(tmp_path / "welcome.wav", "welcome")
+    row = fresh.import_recording(flow, "welcome", "en-GB", take, "welcome.wav")
+    assert (row.state, row.candidate) == ("missing", 1)  # a candidate: it plays once published
+    assert publish(fresh, flow, "welcome", "en-GB", by="ada", role="admin").state == "fresh"
     assert (root / "manifest.json.broken").read_text() == "{ not json"
     assert list(json.loads((root / "manifest.json").read_text())["prompts"]) == ["en-GB/welcome"]

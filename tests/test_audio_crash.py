@@ -15,7 +15,7 @@ import responses
 
 from ivr.cli import cli
 from ivr.services import services
-from tests.helpers.audio import SOME, check_consistent, gtts_mp3, mock_google
+from tests.helpers.audio import SOME, check_consistent, gtts_mp3, mock_google, publish_waiting
 from tests.helpers.twilio import ROOT
 
 
@@ -33,9 +33,9 @@ CRASHER = textwrap.dedent(
     import responses
     from ivr import create_app
     from ivr.cli import cli
-    from tests.helpers.audio import GTTS_URL, gtts_body
+    from tests.helpers.audio import GTTS_URL, FakeGoogle
 
-    mp3 = open(sys.argv[2], "rb").read()
+    google = FakeGoogle(open(sys.argv[2], "rb").read())  # speech as long as each text takes
     crash_at = int(sys.argv[3])
     seen = []
 
@@ -44,7 +44,7 @@ CRASHER = textwrap.dedent(
         if len(seen) == crash_at:
             os.kill(os.getpid(), signal.SIGKILL)  # the power goes off mid-run
         time.sleep(0.08)  # Google's latency: the run is still going when the test kills it
-        return (200, {}, gtts_body(mp3))
+        return google(request)
 
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         rsps.add_callback(responses.POST, GTTS_URL, callback=answer)
@@ -66,8 +66,12 @@ def run_crasher(tmp_path: Path, mp3: bytes, crash_at: int) -> subprocess.Popen[s
 
 
 def finish_and_check(app, root: Path, mp3: bytes) -> None:  # type: ignore[no-untyped-def]
-    """The next run renders exactly what the dead one left, and clears its scratch folder."""
+    """What the dead run rendered waits as candidates, whole: an admin publishes them. The next run
+    renders exactly what the dead one left, and clears its scratch folder."""
     done = check_consistent(root) if (root / "manifest.json").exists() else 0
+    lib, flow = services(app).audio, services(app).live.current().flow
+    publish_waiting(lib, flow)
+    assert sum(row.state == "fresh" for row in lib.status(flow, "en-GB")) == done
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         mock_google(rsps, mp3)
         services(app).audio.clean_work(older_than=0)

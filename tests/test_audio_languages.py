@@ -13,7 +13,7 @@ from ivr.flow.languages import availability
 from ivr.flow.queries import heard_prompts, language_node
 from ivr.line.simulator import Call
 from ivr.services import services
-from tests.helpers.audio import import_in_shell, make_voice
+from tests.helpers.audio import import_in_shell, make_voice, plausible_seconds
 from tests.helpers.languages import gather_state
 from tests.helpers.twilio import TOKEN
 
@@ -74,13 +74,21 @@ def test_tigrinya_recordings_imported_by_staff_put_tigrinya_in_the_language_menu
     flow = services(app).live.current().flow
     texts = flow.catalogue.languages["ti"].texts
     assert MISSING in heard_prompts(flow) and availability(flow, "ti").missing == ()
-    # One real take (ffmpeg), copied under each prompt's name: every import is converted on its own.
-    take = make_voice(tmp_path / "take.wav", seconds=1.0, lead=0.3, tail=0.3)
+    # Real takes (ffmpeg), one for each half second of length, each copied under the names of the
+    # prompts whose texts take about that long to say: every import is converted on its own.
+    takes: dict[float, Path] = {}
+
+    def take(pid: str) -> Path:
+        seconds = max(0.5, round(plausible_seconds(pid, "ti") * 2) / 2)
+        if seconds not in takes:
+            takes[seconds] = make_voice(tmp_path / f"take-{seconds}.wav", seconds=seconds, lead=0.3, tail=0.3)
+        return takes[seconds]
+
     folder = tmp_path / "takes" / "ti"
     folder.mkdir(parents=True)
     for pid in texts:
         if pid != MISSING:
-            shutil.copy(take, folder / f"{pid}.wav")
+            shutil.copy(take(pid), folder / f"{pid}.wav")
     result = command(app, "prompts", "import", str(folder))
     assert result.exit_code == 0, result.output
     assert result.output.count("imported ") == len(texts) - 1
@@ -98,7 +106,7 @@ def test_tigrinya_recordings_imported_by_staff_put_tigrinya_in_the_language_menu
     # The last recording, imported from a shell: the running line notices the manifest changed.
     last = tmp_path / "shell" / "ti" / f"{MISSING}.wav"
     last.parent.mkdir(parents=True)
-    shutil.copy(take, last)
+    shutil.copy(take(MISSING), last)
     done = import_in_shell(app, last, tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"as ti/{MISSING}" in done.stdout

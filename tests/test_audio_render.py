@@ -11,7 +11,16 @@ import responses
 
 from ivr.cli import cli
 from ivr.services import services
-from tests.helpers.audio import GTTS_URL, SOME, check_consistent, decode, gtts_mp3, make_voice, mock_google
+from tests.helpers.audio import (
+    GTTS_URL,
+    SOME,
+    check_consistent,
+    decode,
+    gtts_mp3,
+    mock_google,
+    publish_waiting,
+    voice_for,
+)
 from tests.helpers.prompts import edit_text
 
 
@@ -95,7 +104,7 @@ def test_an_edited_text_is_rendered_again_alone(app, ivr, rendered, google, prom
 
 
 def test_only_missing_and_all(app, ivr, rendered, google, prompts_dir: Path, tmp_path: Path) -> None:
-    take = make_voice(tmp_path / "en-GB" / "welcome.wav")
+    take = voice_for(tmp_path / "en-GB" / "welcome.wav", "welcome")
     assert ivr("prompts", "import", str(take)).exit_code == 0
     edit_text(prompts_dir, "main_menu_intro: Main menu.", "main_menu_intro: The main menu.")
     result = ivr("prompts", "render", "--lang", "en-GB", "--only-missing")
@@ -115,7 +124,7 @@ def test_only_missing_and_all(app, ivr, rendered, google, prompts_dir: Path, tmp
 def test_a_reverted_text_brings_back_its_recording(
     app, ivr, google, prompts_dir: Path, tmp_path: Path
 ) -> None:
-    take = make_voice(tmp_path / "en-GB" / "main_menu_intro.wav")
+    take = voice_for(tmp_path / "en-GB" / "main_menu_intro.wav", "main_menu_intro")
     assert ivr("prompts", "import", str(take)).exit_code == 0
     edit_text(prompts_dir, "main_menu_intro: Main menu.", "main_menu_intro: The main menu.")
     assert ivr("prompts", "render", "--lang", "en-GB", "main_menu_intro").exit_code == 0
@@ -190,6 +199,9 @@ def test_an_interrupted_render_keeps_what_it_finished(app, ivr, google) -> None:
     assert "Aborted" in result.output
     root = Path(app.config["AUDIO_DIR"])
     assert check_consistent(root, strict=True) == 4
+    # What it finished waits as candidates (the run died before publishing): an admin publishes them.
+    lib, flow = services(app).audio, services(app).live.current().flow
+    assert set(publish_waiting(lib, flow)) == {f"en-GB/{pid}" for pid in SOME[:4]}
     result = ivr("prompts", "render", "--lang", "en-GB", *SOME)
     assert result.exit_code == 0, result.output
     assert f"{len(SOME) - 4} rendered" in result.output

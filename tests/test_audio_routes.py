@@ -10,9 +10,10 @@ from hypothesis import strategies as st
 
 from ivr import create_app
 from ivr.audio.library import AudioLibrary
+from ivr.audio.publishing import publish
 from ivr.line.simulator import Call
 from ivr.services import services
-from tests.helpers.audio import import_in_shell, make_voice
+from tests.helpers.audio import import_in_shell, import_live, voice_for
 from tests.helpers.prompts import edit_text
 from tests.helpers.twilio import TOKEN, post_signed, twiml
 
@@ -21,9 +22,9 @@ WELCOME = "Derbyshire Victim Services: the trafficking help line."
 
 @pytest.fixture
 def welcome(app, lib, flow, tmp_path: Path) -> str:
-    """Import a recording of the welcome; return its path under /audio/."""
-    take = make_voice(tmp_path / "takes" / "welcome.m4a", seconds=1.2)
-    return lib.import_recording(flow, "welcome", "en-GB", take, "welcome.m4a").url
+    """Import a recording of the welcome and publish it; return its path under /audio/."""
+    take = voice_for(tmp_path / "takes" / "welcome.m4a", "welcome")
+    return str(import_live(lib, flow, "welcome", take).url)
 
 
 def test_fresh_audio_plays_with_an_absolute_url(call, welcome: str) -> None:
@@ -88,17 +89,22 @@ def test_stale_audio_is_never_played(app, call, welcome: str, prompts_dir: Path)
 
 
 def test_rollback_and_import_reach_the_next_call(app, lib, flow, tmp_path: Path, welcome: str) -> None:
-    second = make_voice(tmp_path / "takes" / "welcome.webm", seconds=2.0)
-    newer = lib.import_recording(flow, "welcome", "en-GB", second, "welcome.webm").url
+    second = voice_for(tmp_path / "takes" / "welcome.webm", "welcome", extra=-0.4)
+    lib.import_recording(flow, "welcome", "en-GB", second, "welcome.webm")
+    assert Call(app, TOKEN).start().plays == ["http://localhost" + welcome]  # a candidate plays nowhere
+    newer = publish(lib, flow, "welcome", "en-GB", by="ada", role="admin").url
+    assert newer != welcome
     assert Call(app, TOKEN).start().plays == ["http://localhost" + newer]
-    lib.rollback(flow, "welcome", "en-GB")
+    lib.rollback(flow, "welcome", "en-GB")  # the previous version becomes the candidate
+    assert Call(app, TOKEN).start().plays == ["http://localhost" + newer]
+    publish(lib, flow, "welcome", "en-GB", by="ada", role="admin")
     assert Call(app, TOKEN).start().plays == ["http://localhost" + welcome]
 
 
 def test_an_import_in_a_shell_reaches_the_running_service(app, lib, flow, tmp_path: Path) -> None:
     assert Call(app, TOKEN).start().plays == []  # documents are built and cached without audio
-    take = make_voice(tmp_path / "takes" / "en-GB" / "welcome.ogg", seconds=1.0)
-    done = import_in_shell(app, take, tmp_path)
+    take = voice_for(tmp_path / "takes" / "en-GB" / "welcome.ogg", "welcome")
+    done = import_in_shell(app, take, tmp_path)  # it publishes the recording: every rule passes
     assert done.returncode == 0, done.stdout + done.stderr
     assert "imported" in done.stdout
     plays = Call(app, TOKEN).start().plays  # the service notices the manifest changed on disk
@@ -117,8 +123,8 @@ def test_urls_follow_the_host_twilio_called(app, welcome: str) -> None:
 def test_a_configured_public_url_wins(app_config, tmp_path: Path) -> None:
     app = create_app({**app_config, "PUBLIC_URL": "https://dvs-line.example.org/"})
     flow = services(app).live.current().flow
-    take = make_voice(tmp_path / "welcome.mp3", seconds=1.0)
-    url = services(app).audio.import_recording(flow, "welcome", "en-GB", take, "welcome.mp3").url
+    take = voice_for(tmp_path / "welcome.mp3", "welcome")
+    url = import_live(services(app).audio, flow, "welcome", take).url
     assert Call(app, TOKEN).start().plays == ["https://dvs-line.example.org" + url]
 
 
@@ -126,8 +132,8 @@ def test_slow_lookups_need_slow_audio(app, lib, flow, tmp_path: Path, welcome: s
     with app.test_request_context("/voice"):
         assert lib.urls(flow)("welcome", "en-GB", False) == "http://localhost" + welcome
         assert lib.urls(flow)("welcome", "en-GB", True) is None
-    take = make_voice(tmp_path / "slow" / "welcome.wav", seconds=2.5)
-    slow = lib.import_recording(flow, "welcome", "en-GB", take, "welcome.wav", slow=True).url
+    take = voice_for(tmp_path / "slow" / "welcome.wav", "welcome", extra=0.5)
+    slow = import_live(lib, flow, "welcome", take, slow=True).url
     with app.test_request_context("/voice"):
         assert lib.urls(flow)("welcome", "en-GB", True) == "http://localhost" + slow
         assert lib.urls(flow)("welcome", "en-GB", False) == "http://localhost" + welcome
@@ -151,8 +157,8 @@ def test_a_broken_manifest_never_breaks_a_call(app, welcome: str) -> None:
 
 def test_the_safe_answer_is_spoken(app, client, flow, tmp_path: Path) -> None:
     for pid in flow.safe_say:
-        take = make_voice(tmp_path / f"{pid}.wav", seconds=1.0)
-        AudioLibrary(Path(app.config["AUDIO_DIR"])).import_recording(flow, pid, "en-GB", take, take.name)
+        take = voice_for(tmp_path / f"{pid}.wav", pid)
+        import_live(AudioLibrary(Path(app.config["AUDIO_DIR"])), flow, pid, take)
     # The service notices the new audio inside this request and rebuilds its documents there.
     root = twiml(post_signed(client, "/voice/fallback"))
     assert root.findall(".//Play") == []
@@ -198,8 +204,8 @@ def test_simulate_prints_what_the_caller_hears_in_order(app, lib, flow, tmp_path
 
     greeting = flow.nodes[flow.start].say
     recorded = greeting[1]  # a recording in the middle of spoken prompts
-    take = make_voice(tmp_path / f"{recorded}.wav", seconds=1.0)
-    url = "http://localhost" + str(lib.import_recording(flow, recorded, "en-GB", take, take.name).url)
+    take = voice_for(tmp_path / f"{recorded}.wav", recorded)
+    url = "http://localhost" + str(import_live(lib, flow, recorded, take).url)
     expected = [
         ("play", url) if pid == recorded else ("say", flow.catalogue.text(pid, "en-GB")) for pid in greeting
     ]

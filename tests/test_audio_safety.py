@@ -14,7 +14,7 @@ from ivr.audio.library import AudioError, AudioLibrary
 from ivr.audio.store import HISTORY_KEEP
 from ivr.line.simulator import Call
 from ivr.services import services
-from tests.helpers.audio import ffmpeg, gtts_mp3, make_voice, mock_google
+from tests.helpers.audio import ffmpeg, gtts_mp3, import_live, mock_google, voice_for
 from tests.helpers.languages import gather_state, install_audio, say_texts
 from tests.helpers.twilio import TOKEN, post_signed, twiml
 
@@ -33,9 +33,10 @@ def listed(root: Path) -> set[str]:
     return {v["file"] for entry in data["prompts"].values() for v in entry["versions"]}
 
 
-def take(tmp_path: Path, folder: str, prompt_id: str, seconds: float) -> Path:
-    """Make a staff take named as `ivr prompts import` wants it: <folder>/en-GB/<prompt_id>.wav."""
-    return make_voice(tmp_path / folder / "en-GB" / f"{prompt_id}.wav", seconds=seconds)
+def take(tmp_path: Path, folder: str, prompt_id: str, extra: float = 0.0) -> Path:
+    """Make a staff take named as `ivr prompts import` wants it: <folder>/en-GB/<prompt_id>.wav, as long
+    as its text takes to say (`extra` seconds longer: another take)."""
+    return voice_for(tmp_path / folder / "en-GB" / f"{prompt_id}.wav", prompt_id, extra=extra)
 
 
 def tone(path: Path, frequency: int) -> Path:
@@ -48,12 +49,14 @@ def tone(path: Path, frequency: int) -> Path:
 
 @pytest.fixture
 def recorded(app, ivr, lib, flow, tmp_path: Path) -> dict[str, str]:
-    """Two recordings of the welcome (the second plays) and one of the menu intro, imported as staff do."""
-    for folder, pid, seconds in (("a", "welcome", 1.0), ("b", "welcome", 1.6), ("c", "main_menu_intro", 1.2)):
-        result = ivr("prompts", "import", str(take(tmp_path, folder, pid, seconds)))
+    """Two recordings of the welcome (the second plays) and one of the menu intro, imported as staff do;
+    the last, held as a candidate, is one change to the manifest (an import that publishes makes two)."""
+    for folder, pid, extra in (("a", "welcome", -0.4), ("b", "welcome", 0.0), ("c", "main_menu_intro", 0.0)):
+        hold = ["--hold"] if pid == "main_menu_intro" else []
+        result = ivr("prompts", "import", *hold, str(take(tmp_path, folder, pid, extra)))
         assert result.exit_code == 0, result.output
     first, second = (v.url for v in reversed(lib.history(flow, "welcome", "en-GB")))
-    return {"first": first, "second": second, "intro": str(lib.prompt(flow, "main_menu_intro", "en-GB").url)}
+    return {"first": first, "second": second, "intro": lib.history(flow, "main_menu_intro", "en-GB")[0].url}
 
 
 # -- the store never deletes what it cannot account for ----------------------------------------
@@ -77,7 +80,7 @@ def test_a_lost_manifest_loses_no_recording(
         (root / "manifest.json.prev").unlink(missing_ok=True)
     caplog.set_level(logging.WARNING)
 
-    result = ivr("prompts", "import", str(take(tmp_path, "d", "opt_danger", 1.0)))
+    result = ivr("prompts", "import", str(take(tmp_path, "d", "opt_danger")))
     assert result.exit_code == 0, result.output
 
     assert before <= wavs(root)  # every file is still there…
@@ -97,7 +100,8 @@ def test_a_lost_manifest_loses_no_recording(
         assert plays == []
         assert [v.rebuilt for v in history] == [True, True]
         assert lib.prompt(flow, "welcome", "en-GB").state == "stale"
-    # The menu intro was added by the change the lost manifest recorded: it comes back from its file.
+    # The menu intro was added by the change the lost manifest recorded: it comes back from its file,
+    # and is not played until staff vouch for it (it never was: it waited as a candidate).
     intro = lib.prompt(flow, "main_menu_intro", "en-GB")
     assert (intro.url, intro.state, intro.rebuilt) == (recorded["intro"], "stale", True)
 
@@ -167,11 +171,12 @@ def test_a_file_the_previous_manifest_lists_is_never_deleted(
     data = json.loads((root / "manifest.json").read_text())
     del data["prompts"]["en-GB/welcome"]
     (root / "manifest.json").write_text(json.dumps(data))
-    assert ivr("prompts", "import", str(take(tmp_path, "d", "opt_danger", 1.0))).exit_code == 0
+    # One change (held: publishing would be a second), with the previous manifest as it was.
+    assert ivr("prompts", "import", "--hold", str(take(tmp_path, "d", "opt_danger"))).exit_code == 0
     for url in (recorded["first"], recorded["second"]):
         assert (root / url.removeprefix("/audio/")).is_file()
     # The next change: no manifest lists them now. They are set aside, never deleted.
-    assert ivr("prompts", "import", str(take(tmp_path, "e", "opt_report", 1.0))).exit_code == 0
+    assert ivr("prompts", "import", str(take(tmp_path, "e", "opt_report"))).exit_code == 0
     for url in (recorded["first"], recorded["second"]):
         name = url.removeprefix("/audio/")
         assert not (root / name).exists() and (root / ".unlisted" / name).is_file()
@@ -202,8 +207,8 @@ def test_history_beyond_the_limit_is_deleted_on_purpose(app, lib, flow, tmp_path
 @pytest.fixture
 def welcome(app, lib, flow, tmp_path: Path) -> str:
     """A recording of the welcome that plays; return its path under /audio/."""
-    made = make_voice(tmp_path / "takes" / "welcome.wav", seconds=1.2)
-    url = str(lib.import_recording(flow, "welcome", "en-GB", made, "welcome.wav").url)
+    made = voice_for(tmp_path / "takes" / "welcome.wav", "welcome")
+    url = str(import_live(lib, flow, "welcome", made).url)
     assert Call(app, TOKEN).start().plays == ["http://localhost" + url]  # built and cached with it
     return url
 

@@ -7,7 +7,7 @@ import io
 from html.parser import HTMLParser
 from pathlib import Path
 
-from tests.helpers.audio import make_voice
+from tests.helpers.audio import voice_for
 
 
 def read_csv(path: Path) -> dict[str, dict[str, str]]:
@@ -66,7 +66,7 @@ def test_the_script_has_every_prompt_with_where_it_plays_and_its_numbers(
 def test_stale_lists_only_what_needs_recording(app, ivr, prompts_dir: Path, tmp_path: Path) -> None:
     takes = tmp_path / "takes" / "en-GB"
     for pid in ("welcome", "main_menu_intro"):
-        make_voice(takes / f"{pid}.wav", seconds=1.0)
+        voice_for(takes / f"{pid}.wav", pid)
     assert ivr("prompts", "import", str(takes)).exit_code == 0
     catalogue = prompts_dir / "en-GB.yaml"
     catalogue.write_text(

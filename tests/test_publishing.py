@@ -102,7 +102,7 @@ def test_an_admin_cannot_approve_their_own_staff_change(app, lib, flow, candidat
     assert "cannot approve their own" in str(own.value.findings[0])
 
 
-def install_raw(lib, flow, tmp_path: Path, prompt_id: str, *filters: str, seconds: float = 2.5) -> list[str]:
+def install_raw(lib, flow, tmp_path: Path, prompt_id: str, *filters: str, seconds: float = 3.5) -> list[str]:
     """Install a file made straight with ffmpeg (not through the conversion) and judge it."""
     raw = tmp_path / f"raw-{prompt_id}.wav"
     ffmpeg("-f", "lavfi", "-i", f"sine=frequency=300:duration={seconds}", *filters,

@@ -51,7 +51,7 @@ def sim_step() -> Any:
     action = body.get("action")
     # Sent as if to this console's own host, so that audio URLs in the answers play in this page.
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    call = Call(app, base_url=request.host_url.rstrip("/"))
+    call = Call(app, base_url=request.host_url.rstrip("/"), simulated=True)
     sid = str(body.get("sid") or "")
     if SID.match(sid):
         call.sid = sid

@@ -354,7 +354,11 @@ class AudioLibrary(AudioStore):
         return self.prompt(flow, prompt_id, lang, slow)
 
     def reinstate(self, flow: Flow, prompt_id: str, lang: str, slow: bool, source: str) -> bool:
-        """Make the newest kept version of a source made from today's text current; tell if done."""
+        """Make the newest kept version of a source made from today's text the candidate; tell if done.
+
+        It goes live as any candidate does: when it is published under the caller's rules (and, for a
+        staff member's recording of a safety-critical prompt, with an admin's approval).
+        """
         text_hash = flow.catalogue.text_hash(prompt_id, lang)
         done: list[bool] = []
 
@@ -366,7 +370,7 @@ class AudioLibrary(AudioStore):
                 if v["source"] == source and v["text_hash"] == text_hash and self.playable(v["file"])
             ]
             if fits:
-                entry["current"] = max(v["version"] for v in fits)
+                entry["candidate"] = max(v["version"] for v in fits)
                 done.append(True)
 
         self.update(change)

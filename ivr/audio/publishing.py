@@ -21,6 +21,7 @@ from .library import AudioLibrary, PromptAudio, now_iso
 from .store import AudioError, key_of
 
 LOUDNESS_TOLERANCE = 3.0  # LU either side of the target loudness
+LOUDNESS_MIN_SECONDS = 3.0  # shorter files are not judged on their integrated loudness
 MAX_LEADING_SILENCE = 0.75  # seconds of silence before the first word
 MAX_TRAILING_SILENCE = 1.5  # seconds after the last
 SILENCE = 0.0056  # -45 dBFS: quieter than this is silence
@@ -148,7 +149,9 @@ def _clipped(samples: array[int]) -> float:
 def file_findings(flow: Flow, prompt_id: str, lang: str, slow: bool, facts: Facts) -> list[Finding]:
     """Return what is wrong with a file on its own: loudness, silence, clipping, length for its text."""
     found = []
-    if abs(facts.lufs - sound.TARGET_LUFS) > LOUDNESS_TOLERANCE:
+    # Integrated loudness needs a few seconds of sound to mean anything; the conversion normalises
+    # every file anyway, so a short prompt ("Main menu.") is judged by the other rules.
+    if facts.seconds >= LOUDNESS_MIN_SECONDS and abs(facts.lufs - sound.TARGET_LUFS) > LOUDNESS_TOLERANCE:
         found.append(
             Finding(
                 "loudness",
@@ -235,7 +238,7 @@ def words_findings(flow: Flow, prompt_id: str, lang: str, path: Path, name: str)
     if heard is None:
         heard = _HEARD[key] = recognise.check(flow, lang, prompt_id, path)
     if heard.outcome == recognise.MISMATCH:
-        says = f"it sounds like {heard.other!r}, not {prompt_id!r} (heard: \"{heard.heard}\")"
+        says = f'it sounds like {heard.other!r}, not {prompt_id!r} (heard: "{heard.heard}")'
         return [Finding("says its text", says, overridable=True)]
     if heard.outcome == recognise.UNCLEAR and recognise.safety_critical_needs_match(flow, prompt_id):
         says = f"its words could not be recognised as this prompt's ({heard.reason}); it keeps callers safe"

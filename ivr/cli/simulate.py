@@ -15,7 +15,7 @@ from ..line.simulator import run
 @with_appcontext
 def simulate(keys: tuple[str, ...], twiml: bool) -> None:
     """Play a call through the real webhooks: keys, '.' for silence, answered/busy/no-answer/failed."""
-    call = run(current_app._get_current_object(), list(keys))  # type: ignore[attr-defined]
+    call = run(current_app._get_current_object(), list(keys), simulated=True)  # type: ignore[attr-defined]
     pressed = ["(call starts)", *keys]
     for turn, key in zip(call.turns, pressed, strict=False):
         click.secho(f"> {key}", fg="cyan", bold=True)

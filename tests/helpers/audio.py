@@ -6,16 +6,26 @@ import base64
 import hashlib
 import json
 import re
+import shutil
 import subprocess
 import tempfile
+import wave
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from urllib.parse import parse_qs
 
 import pytest
 import responses
 
-from ivr.audio import sound
+from ivr.audio import recognise, sound
+from ivr.audio.library import AudioLibrary, PromptAudio
+from ivr.audio.publishing import pending, publish
+from ivr.checks import load_valid
+from ivr.flow import Flow
+from ivr.flow.queries import speech_seconds
+from tests.helpers.parts import missing
+from tests.helpers.twilio import ROOT
 
 # A voice-like sound: a 150 Hz fundamental with harmonics, its level swelling three times a
 # second like syllables. Real speech it is not, but ffmpeg decodes, trims and measures it alike.
@@ -53,6 +63,77 @@ def make_voice(
     filters = f"adelay={int(lead * 1000)}:all=1,apad=pad_dur={tail}"
     ffmpeg("-f", "lavfi", "-i", source, "-af", filters, *CODECS[path.suffix], "-y", str(path))
     return path
+
+
+# A studio evens a voice out: speech so compressed normalises to the line's loudness within its peak
+# ceiling however short it is (raw speech, loud only in bursts, can end up quieter than that).
+STUDIO = "acompressor=threshold=0.05:ratio=8:attack=2:release=40:makeup=4"
+
+
+def speak(path: Path, text: str, seconds: float, lead: float = 0.8, tail: float = 0.8) -> Path:
+    """Write real speech of a text (espeak-ng's British voice) lasting about `seconds`, evened out as a
+    studio does, with silence before and after, in the format its suffix names: English recordings
+    must be heard to say their words before they are published (ivr.audio.recognise)."""
+    if shutil.which("espeak-ng") is None:
+        missing("espeak-ng is not installed (apt-get install espeak-ng): no real speech to record")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as folder:
+        raw = Path(folder) / "espeak.wav"
+        speed = 160  # words a minute, changed until the speech lasts about as long as asked
+        for _ in range(3):
+            subprocess.run(
+                ["espeak-ng", "-v", "en-gb", "-s", str(speed), "-w", str(raw), text],
+                check=True,
+                capture_output=True,
+            )
+            with wave.open(str(raw)) as made:
+                took = made.getnframes() / made.getframerate()
+            if abs(took - seconds) < 0.1:
+                break
+            speed = max(80, min(450, round(speed * took / seconds)))
+        filters = f"{STUDIO},adelay={int(lead * 1000)}:all=1,apad=pad_dur={tail}"
+        ffmpeg("-i", str(raw), "-af", filters, *CODECS[path.suffix], "-y", str(path))
+    return path
+
+
+# A recording lasts about this share of the estimate for its text: well inside the length rule
+# (0.5 to 2 times the estimate, see ivr.audio.publishing).
+PACE = 0.9
+# The English welcome comes before the 999 advice: a recording of it longer than about 2.6 s would end
+# the advice after the 15 s the greeting allows, so a test's welcome lasts at most this, converted.
+WELCOME_SECONDS = 2.3
+
+
+@cache
+def shipped() -> Flow:
+    """Return the shipped flow and catalogues (a test's copy says the same until the test edits it)."""
+    return load_valid(ROOT / "prompts")
+
+
+def plausible_seconds(
+    prompt_id: str, lang: str = "en-GB", extra: float = 0.0, flow: Flow | None = None
+) -> float:
+    """Return how long a take (make_voice's `seconds`) of a prompt must be to pass the length rule:
+    converted, with 0.15 s of silence kept at each end, it lasts about PACE times its text's estimate
+    (speech, with its own pauses, about that less the silence)."""
+    flow = flow or shipped()
+    estimate = speech_seconds(flow.catalogue.text(prompt_id, lang), flow.catalogue.languages.get(lang))
+    converted = PACE * estimate
+    if prompt_id == "welcome" and lang == flow.default_language:
+        converted = min(converted, WELCOME_SECONDS)
+    return round(max(converted - 2 * sound.KEEP_SILENCE, 0.4) + extra, 2)
+
+
+def voice_for(
+    path: Path, prompt_id: str, lang: str = "en-GB", extra: float = 0.0, flow: Flow | None = None, **kwargs
+) -> Path:
+    """Write a take of a prompt, as long as a recording of its text plausibly is: its words spoken where
+    the line can hear them (English), else a voice-like sound. `extra` seconds more (or fewer) make a
+    second take that differs from the first."""
+    seconds = plausible_seconds(prompt_id, lang, extra, flow)
+    if recognise.supported(lang):
+        return speak(path, (flow or shipped()).catalogue.text(prompt_id, lang), seconds, **kwargs)
+    return make_voice(path, seconds=seconds, **kwargs)
 
 
 def make_silence(path: Path, seconds: float = 2.0) -> Path:
@@ -109,6 +190,7 @@ class FakeGoogle:
     asked: list[tuple[str, str, bool]] = field(default_factory=list)
     hosts: list[str] = field(default_factory=list)
     fail: list[object] = field(default_factory=list)  # first answers: a status, an exception, None (fine)
+    paced: bool = True  # speech as long as each text takes; False: always `mp3` (to compare bytes)
 
     def __call__(self, request):  # type: ignore[no-untyped-def]
         """Answer one request (a responses callback)."""
@@ -131,7 +213,7 @@ class FakeGoogle:
     def speech(self, text: str, slow: bool) -> bytes:
         """Return speech as long as the text takes at a calm pace, as Google's is (made once a length)."""
         words = len(re.findall(r"\w+", text))
-        if not words:
+        if not words or not self.paced:
             return self.mp3
         seconds = max(0.5, round(words / 2.5 * 4) / 4 - 0.3)  # gTTS's own silence makes up the rest
         key = (seconds, slow)
@@ -144,9 +226,9 @@ class FakeGoogle:
         return [text for text, _, _ in self.asked]
 
 
-def mock_google(rsps: responses.RequestsMock, mp3: bytes) -> FakeGoogle:
-    """Answer every gTTS request in a responses mock with a real MP3."""
-    fake = FakeGoogle(mp3)
+def mock_google(rsps: responses.RequestsMock, mp3: bytes, paced: bool = True) -> FakeGoogle:
+    """Answer every gTTS request in a responses mock with a real MP3 (of the text's length, if paced)."""
+    fake = FakeGoogle(mp3, paced=paced)
     rsps.add_callback(responses.POST, GTTS_URL, callback=fake)
     return fake
 
@@ -189,11 +271,14 @@ def decode(path: Path) -> Decoded:
 
 def check_consistent(root: Path, strict: bool = False) -> int:
     """Check that the manifest lists only whole files, each matching its hash, and return how many
-    prompts it lists. A file not (yet) listed may exist only whole; `strict`: none may exist."""
+    prompts it lists. A file not (yet) listed may exist only whole; `strict`: none may exist.
+    Each prompt has a live version or a candidate waiting to be published (a run that died before
+    publishing leaves candidates), and lists it."""
     data = json.loads((root / "manifest.json").read_text())
     listed = set()
     for entry in data["prompts"].values():
-        assert [v for v in entry["versions"] if v["version"] == entry["current"]]
+        named = [n for n in (entry.get("current"), entry.get("candidate")) if n is not None]
+        assert named and set(named) <= {v["version"] for v in entry["versions"]}, entry
         for version in entry["versions"]:
             path = root / version["file"]
             listed.add(version["file"])
@@ -207,6 +292,25 @@ def check_consistent(root: Path, strict: bool = False) -> int:
     # A manifest write killed half-way leaves only its scratch file, which the next write removes.
     assert not strict or not list(root.glob("*.tmp"))
     return len(data["prompts"])
+
+
+def import_live(
+    lib: AudioLibrary, flow: Flow, prompt_id: str, take: Path, lang: str = "en-GB", slow: bool = False
+) -> PromptAudio:
+    """Import a take of a prompt and publish it at once, as an admin does (it must pass the rules)."""
+    lib.import_recording(flow, prompt_id, lang, take, take.name, slow=slow)
+    return publish(lib, flow, prompt_id, lang, slow, by="ada", role="admin")
+
+
+def publish_waiting(lib: AudioLibrary, flow: Flow) -> list[str]:
+    """Publish every candidate waiting, as an admin does after `ivr prompts pending` (a run that died
+    before publishing leaves its renders as candidates); fail if one breaks a rule. Return their labels."""
+    published = []
+    for item in pending(lib, flow):
+        assert not item.findings, (item, [str(f) for f in item.findings])
+        publish(lib, flow, item.prompt_id, item.lang, item.slow, by="ada", role="admin")
+        published.append(f"{item.lang}/{item.prompt_id}" + (" (slow)" if item.slow else ""))
+    return published
 
 
 def assert_whole(path: Path) -> None:
