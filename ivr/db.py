@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, MetaData, create_engine, event, inspect, text
+from sqlalchemy import Connection, Engine, MetaData, Table, create_engine, event, inspect, text
 
 log = logging.getLogger(__name__)
 metadata = MetaData()
@@ -76,18 +76,19 @@ def _use_wal(cursor: sqlite3.Cursor, seconds: float = BUSY_TIMEOUT_MS / 1000) ->
             time.sleep(random.uniform(0.002, 0.02))
 
 
-def upgrade(engine: Engine, wait_ms: int = SCHEMA_LOCK_MS) -> list[str]:
+def upgrade(engine: Engine, wait_ms: int = SCHEMA_LOCK_MS, tables: list[Table] | None = None) -> list[str]:
     """Create the tables that do not exist yet; return their names (and columns and indexes added).
 
     Workers that start together on a fresh database all call this: each takes the database's
     schema lock first (SQLite's write lock, PostgreSQL's advisory lock), so one creates and the
     others wait, then find the work done.
     """
+    wanted = {t.name: t for t in tables} if tables is not None else dict(metadata.tables)
     with _schema_lock(engine, wait_ms) as connection:
         existing = set(engine.dialect.get_table_names(connection))
-        metadata.create_all(connection, checkfirst=True)
-        added = _add_missing_columns(connection, existing)
-    return [name for name in metadata.tables if name not in existing] + added
+        metadata.create_all(connection, tables=list(wanted.values()), checkfirst=True)
+        added = _add_missing_columns(connection, existing, wanted)
+    return [name for name in wanted if name not in existing] + added
 
 
 @contextmanager
@@ -115,12 +116,12 @@ def _schema_lock(engine: Engine, wait_ms: int) -> Iterator[Connection]:
             connection.exec_driver_sql(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
 
 
-def _add_missing_columns(connection: Connection, existing: set[str]) -> list[str]:
+def _add_missing_columns(connection: Connection, existing: set[str], wanted: dict[str, Table]) -> list[str]:
     """Migrate additively: add the nullable columns and the indexes an older schema lacks."""
     inspector = inspect(connection)
     preparer = connection.dialect.identifier_preparer
     added = []
-    for name, table in metadata.tables.items():
+    for name, table in wanted.items():
         if name not in existing:
             continue
         have = {column["name"] for column in inspector.get_columns(name)}

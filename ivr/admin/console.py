@@ -30,9 +30,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from .. import db
+from .. import audit, db
 from ..db import describe
 from ..services import services
+from .users import users as accounts_table
 
 bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates", static_folder="static")
 csrf = CSRFProtect()
@@ -71,7 +72,7 @@ def ensure_tables(app: Flask) -> bool:
     if found.admin_tables:
         return True
     try:
-        db.upgrade(found.engine, wait_ms=2000)  # the accounts, and the audit log they sign into
+        db.upgrade(found.engine, wait_ms=2000, tables=[accounts_table, audit.audit_log])  # the console's own
     except SQLAlchemyError as error:
         log.warning(
             "the accounts table cannot be checked now (%s); the console will try again", describe(error)

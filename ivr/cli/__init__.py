@@ -38,8 +38,10 @@ def _create_app(**_: Any) -> Flask:
     ctx = click.get_current_context(silent=True)
     if ctx is not None and ctx.info_name != "serve":
         logger = logging.getLogger("ivr")
-        ctx.find_root().call_on_close(lambda level=logger.level: logger.setLevel(level))
-        logger.setLevel(logging.WARNING)
+        before = logger.level
+        ctx.find_root().call_on_close(lambda: logger.setLevel(before))
+        # A check reads the line's configuration only for its audio: even its warnings are not the point.
+        logger.setLevel(logging.ERROR if ctx.info_name == "check" else logging.WARNING)
     try:
         return create_app()
     except SettingsError as exc:

@@ -27,15 +27,10 @@ def check_with_audio(flow: Flow, problems: list[Problem]) -> Verdict:
     ctx = click.get_current_context(silent=True)
     app = None
     if ctx is not None:
-        quiet = logging.getLogger("ivr")
-        level = quiet.level
-        quiet.setLevel(logging.ERROR)  # start-up warnings belong to `ivr serve`, not to a check
         try:
-            app = ctx.ensure_object(ScriptInfo).load_app()
+            app = ctx.ensure_object(ScriptInfo).load_app()  # quiet: start-up notes are `ivr serve`'s
         except Exception:  # noqa: BLE001 - `ivr check` works on files alone
             log.info("no running configuration to read audio from", exc_info=True)
-        finally:
-            quiet.setLevel(level)
     return judged(app, flow, problems) if app is not None else verdict(flow, problems=problems)
 
 
