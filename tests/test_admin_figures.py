@@ -42,9 +42,6 @@ def test_figures_with_no_calls(web):
 
 def test_csv_download(web, app):
     play_calls(app)
-    assert ["calls", "all", "", "0"] in csv.reader(
-        io.StringIO(web.get("/admin/figures.csv").get_data(as_text=True))
-    )
     page = web.get("/admin/figures?days=30&simulated=1").get_data(as_text=True)
     assert "figures.csv?days=30&amp;simulated=1" in page
     response = web.get("/admin/figures.csv?days=30&simulated=1")
