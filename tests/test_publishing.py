@@ -9,12 +9,13 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import responses
 
 from ivr.audio import publishing
 from ivr.audio.publishing import PublishRefused, pending, publish, safety_critical
 from ivr.services import services
 from tests.helpers.admin import https_client, make_users, sign_in
-from tests.helpers.audio import ffmpeg, make_voice
+from tests.helpers.audio import ffmpeg, gtts_mp3, make_voice, mock_google
 from tests.helpers.parts import missing
 from tests.helpers.twilio import post_signed, twiml
 
@@ -195,3 +196,18 @@ def test_an_admin_may_override_what_the_recogniser_cannot_hear(app, lib, flow, c
     done = ivr("prompts", "publish", "advice_999", "--override")
     assert done.exit_code == 0, done.output
     assert "override" in lib.entry("advice_999", "en-GB")["versions"][-1]
+
+
+def test_a_render_held_as_candidates_is_not_asked_for_again(app, lib, flow, ivr) -> None:
+    """The second run finds the first run's candidates waiting: it asks Google for nothing more."""
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        google = mock_google(rsps, gtts_mp3(0.8))
+        first = ivr("prompts", "render", "main_menu_intro", "opt_learn", "--lang", "en-GB", "--hold")
+        assert first.exit_code == 0, first.output
+        asked = len(google.asked)
+        assert asked >= 2
+        again = ivr("prompts", "render", "main_menu_intro", "opt_learn", "--lang", "en-GB")
+    assert again.exit_code == 0, again.output
+    assert len(google.asked) == asked
+    assert "2 waiting to go live" in again.output
+    assert [v.version for v in lib.history(flow, "main_menu_intro", "en-GB")] == [1]

@@ -38,6 +38,7 @@ class RenderReport:
     no_voice: list[str] = field(default_factory=list)
     unreachable: str | None = None
     skipped: int = 0  # jobs not attempted because the service could not be reached
+    waiting: list[str] = field(default_factory=list)  # a candidate of today's text waits to be published
 
 
 def plan(
@@ -56,6 +57,9 @@ def plan(
                 continue
             for slow in lib.rates(flow, code, pid):
                 row = lib.prompt(flow, pid, code, slow)
+                if mode != "all" and _waiting(lib, row):
+                    report.waiting.append(_label(row))  # made already: it waits for `ivr prompts publish`
+                    continue
                 if not needs(row, mode):
                     if row.source == "recording" and row.state == "fresh":
                         report.kept_recordings += 1
@@ -65,6 +69,15 @@ def plan(
                     continue
                 jobs.append(RenderJob(pid, code, slow))
     return jobs, report
+
+
+def _waiting(lib: AudioLibrary, row: PromptAudio) -> bool:
+    """Tell whether a candidate made from the prompt's text as it is today waits to be published."""
+    if row.candidate is None:
+        return False
+    entry = lib.entry(row.prompt_id, row.lang, row.slow)
+    version = next((v for v in entry.get("versions", []) if v["version"] == row.candidate), None)
+    return version is not None and version["text_hash"] == row.text_hash
 
 
 def needs(row: PromptAudio, mode: str) -> bool:

@@ -138,6 +138,7 @@ def render_command(prompt_ids: tuple[str, ...], lang: str | None, mode: str | No
         f"{len(report.rendered)} rendered, {len(report.reused)} staff recording(s) reinstated, "
         f"{report.kept_recordings} staff recording(s) kept, {len(report.failed)} failed"
         + (f", {len(report.no_voice)} without a gTTS voice (record them)" if report.no_voice else "")
+        + (f", {len(report.waiting)} waiting to go live (`ivr prompts pending`)" if report.waiting else "")
     )
     if report.unreachable:
         click.echo(
@@ -152,7 +153,10 @@ def render_command(prompt_ids: tuple[str, ...], lang: str | None, mode: str | No
     if report.failed or held:
         sys.exit(1)
     if not jobs:
-        click.echo("Nothing to render: every prompt has fresh audio.")
+        click.echo(
+            "Nothing to render: every prompt has fresh audio"
+            + (", or a candidate waiting to go live." if report.waiting else ".")
+        )
 
 
 def _audit_renders(
