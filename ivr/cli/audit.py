@@ -11,6 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from .. import audit as auditlog
 from ..db import describe
 from ..services import services
+from .errors import retention_days
 
 SHOWN = 1000  # the newest entries printed as text; --csv prints every one that matches
 
@@ -66,13 +67,6 @@ def _show(since: date | None, until: date | None, who: str | None, action: str |
         click.echo(f"(the newest {SHOWN} shown; narrow with --since/--until, or --csv for every one)")
 
 
-def _retention_days() -> int:
-    days = services().settings.audit_retention_days
-    if days < 1:
-        raise click.UsageError("IVR_AUDIT_RETENTION_DAYS must be at least 1")
-    return days
-
-
 @audit_cli.command("purge")
 @click.option(
     "--older-than",
@@ -83,7 +77,11 @@ def _retention_days() -> int:
 )
 def purge(days: int | None) -> None:
     """Delete audit log entries older than the retention period."""
-    days = days if days is not None else _retention_days()
+    days = (
+        days
+        if days is not None
+        else retention_days(services().settings.audit_retention_days, "IVR_AUDIT_RETENTION_DAYS")
+    )
     try:
         deleted = auditlog.purge(services().engine, days)
     except SQLAlchemyError as error:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 
+import click
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..db import describe
@@ -27,3 +28,10 @@ def plain(error: BaseException) -> str | None:
         where = error.filename or ""
         return f"{what}: {where}" if where else what
     return None
+
+
+def retention_days(days: int, setting: str) -> int:
+    """Return a retention period from a setting, or a usage error naming it when it keeps nothing."""
+    if days < 1:
+        raise click.UsageError(f"{setting} must be at least 1")
+    return days

@@ -13,6 +13,7 @@ from ..journeys import report as reportmod
 from ..journeys.events import DEFAULT_RETENTION_DAYS
 from ..journeys.store import JourneyStore
 from ..services import services
+from .errors import retention_days
 
 journeys_cli = AppGroup("journeys", help="The anonymous call-journey store.")
 
@@ -21,13 +22,6 @@ def _store() -> JourneyStore:
     """Return the app's journey store, or one on its engine when recording is switched off."""
     found = services()
     return found.journeys or JourneyStore(found.engine, found.settings.secret_key)
-
-
-def _retention_days() -> int:
-    days = services().settings.retention_days
-    if days < 1:
-        raise click.UsageError("IVR_RETENTION_DAYS must be at least 1")
-    return days
 
 
 @journeys_cli.command("purge")
@@ -40,7 +34,9 @@ def _retention_days() -> int:
 )
 def purge(days: int | None) -> None:
     """Delete journey events older than the retention period, or dated more than a day ahead."""
-    days = days if days is not None else _retention_days()
+    days = (
+        days if days is not None else retention_days(services().settings.retention_days, "IVR_RETENTION_DAYS")
+    )
     try:
         deleted = _store().purge(days)
     except SQLAlchemyError as error:
