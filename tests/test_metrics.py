@@ -8,7 +8,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from ivr import create_app
 from ivr.line.simulator import run
-from tests.helpers.production import free_port
+from tests.helpers.production import free_port, wait_until_up
 from tests.helpers.twilio import ROOT, TOKEN
 
 SCRAPER = "metrics-token-0123456789"
@@ -108,12 +107,7 @@ def test_gunicorn_workers_are_summed(tmp_path: Path) -> None:
         cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(base + "/health", timeout=1).read()
-                break
-            except OSError:
-                time.sleep(0.05)
+        wait_until_up(base)
         calls = 40
         for n in range(calls):  # a new connection each: the calls spread over both workers
             urllib.request.urlopen(base + "/voice", data=f"CallSid=CA{n:032d}".encode(), timeout=5).read()

@@ -22,6 +22,7 @@ from ivr.checks import load
 from ivr.flow.catalogue import load_language
 from ivr.line import snapshot
 from ivr.services import services
+from tests.helpers.production import free_port, wait_until_up
 from tests.helpers.prompts import edit
 from tests.helpers.twilio import ROOT, TOKEN, post_signed, sign, twiml
 
@@ -117,12 +118,6 @@ def test_the_last_resort_passes_every_rule_and_says_what_the_shipped_prompts_say
 # --- gunicorn: a worker restarts on a refused flow --------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def signed_call(base: str, n: int) -> ET.Element:
     params = {"CallSid": f"CA{n:032d}", "From": "+447700900123"}
     url = base + "/voice"
@@ -155,14 +150,8 @@ def test_gunicorn_keeps_answering_through_worker_restarts_on_a_refused_flow(tmp_
         server = subprocess.Popen(
             command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
         )
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(base + "/health", timeout=1).read()
-                return server
-            except OSError:
-                assert server.poll() is None, server.communicate()[0]
-                time.sleep(0.05)
-        raise AssertionError("gunicorn did not start")
+        wait_until_up(base, server)
+        return server
 
     server = start()  # one good start: the flow is kept in instance/
     server.send_signal(signal.SIGTERM)
@@ -213,12 +202,7 @@ def test_ivr_serve_finishes_requests_in_flight_and_keeps_every_event_on_sigterm(
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     try:
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(base + "/health", timeout=1).read()
-                break
-            except OSError:
-                time.sleep(0.05)
+        wait_until_up(base, server)
         calls = 30
         for n in range(calls):
             signed_call(base, n)

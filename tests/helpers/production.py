@@ -42,6 +42,19 @@ def site(https_port: int, http_port: int, upstream: int, cert: Path, key: Path, 
     return text.replace("/var/log/nginx/dvs-line.access.log", str(logs / "logs" / "access.log"))
 
 
+def wait_until_up(base: str, server: subprocess.Popen[str] | None = None) -> None:
+    """Wait until a server just started answers /health (15 s at most); fail if it dies first."""
+    for _ in range(300):
+        try:
+            urllib.request.urlopen(f"{base}/health", timeout=1).read()
+            return
+        except OSError:
+            if server is not None and server.poll() is not None:
+                raise AssertionError(f"the server ended: {server.communicate()[0]}") from None
+            time.sleep(0.05)
+    raise AssertionError(f"{base} did not start")
+
+
 @dataclass
 class Production:
     """A running line as the README deploys it; `env` is the service's environment."""
@@ -70,13 +83,7 @@ class Production:
              "--bind", f"127.0.0.1:{self.upstream}", "ivr:create_app()"],
             cwd=self.folder, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True,
         )  # fmt: skip
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{self.upstream}/health", timeout=1).read()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise AssertionError("gunicorn did not start")
+        wait_until_up(f"http://127.0.0.1:{self.upstream}")
 
     def stop_line(self) -> None:
         """Stop gunicorn, letting it finish."""
