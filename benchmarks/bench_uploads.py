@@ -1,6 +1,8 @@
 """Benchmark calls answered while hostile uploads convert: `python -m benchmarks.bench_uploads`.
 
-gunicorn runs on deploy/gunicorn.conf.py (2 workers x 4 threads), as production runs it. Signed
+gunicorn runs on deploy/gunicorn.conf.py as production runs it: the line (2 workers x 4 threads,
+no console) and, apart, the console (1 worker, at nice 10, as deploy/ivr-console.service runs it);
+`--together` serves the console from the line's own workers instead, for comparison. Signed
 `POST /voice` requests (a new call each) arrive at a steady rate from a few keep-alive clients, and
 their latency is measured: alone, then while eight staff-console sessions upload a silence bomb
 over and over (5 s of a tone, then two hours of digital silence, as FLAC: a few kB). Two bombs:
@@ -93,16 +95,23 @@ def make_bombs(folder: Path) -> dict[str, Path]:
 
 @dataclass
 class Line:
-    """gunicorn serving the line from a scratch folder, with one admin account."""
+    """gunicorn serving the line from a scratch folder, with one admin account; the console apart."""
 
     folder: Path
+    together: bool = False
     port: int = field(default_factory=free_port)
-    process: subprocess.Popen[bytes] | None = None
+    console_port: int = field(default_factory=free_port)
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     @property
     def url(self) -> str:
         """Return the base URL the line answers at."""
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def console_url(self) -> str:
+        """Return the base URL the console answers at (the line's own, if they run together)."""
+        return self.url if self.together else f"http://127.0.0.1:{self.console_port}"
 
     def env(self) -> dict[str, str]:
         """Return the service's environment: production settings on scratch files, plain http."""
@@ -129,36 +138,60 @@ class Line:
             input=PASSWORD + "\n", env=self.env(), cwd=self.folder, check=True, capture_output=True,
             text=True,
         )  # fmt: skip
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "deploy" / "gunicorn.conf.py"),
-             "--bind", f"127.0.0.1:{self.port}", "ivr:create_app()"],
-            cwd=self.folder, env=self.env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        for _ in range(600):
-            try:
-                if requests.get(self.url + "/health", timeout=1).ok:
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.05)
-        raise SystemExit("gunicorn did not start")
+        if self.together:
+            self._serve(self.port, {})
+        else:
+            self._serve(self.port, {"IVR_CONSOLE": "0"})
+            self._serve(self.console_port, {"IVR_WORKERS": "1"}, nice=10)
+        for url in {self.url, self.console_url}:
+            for _ in range(600):
+                try:
+                    if requests.get(url + "/health", timeout=1).ok:
+                        break
+                except requests.RequestException:
+                    pass
+                time.sleep(0.05)
+            else:
+                raise SystemExit(f"gunicorn did not start at {url}")
+
+    def _serve(self, port: int, settings: dict[str, str], nice: int = 0) -> None:
+        self.processes.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    "-c",
+                    str(ROOT / "deploy" / "gunicorn.conf.py"),
+                    "--bind",
+                    f"127.0.0.1:{port}",
+                    "ivr:create_app()",
+                ],
+                cwd=self.folder,
+                env={**self.env(), **settings},
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                preexec_fn=(lambda: os.nice(nice)) if nice else None,
+            )  # fmt: skip
+        )
 
     def stop(self) -> None:
         """Stop gunicorn gracefully."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
 
     def console(self) -> requests.Session:
         """Return a session signed in to the console as the admin (a cookie jar, as a browser keeps)."""
         session = requests.Session()
-        token = _token(session.get(self.url + "/admin/login", timeout=10).text)
+        token = _token(session.get(self.console_url + "/admin/login", timeout=10).text)
         form = {"name": ADMIN, "password": PASSWORD, "csrf_token": token, "next": ""}
-        signed = session.post(self.url + "/admin/login", data=form, timeout=10, allow_redirects=False)
+        signed = session.post(self.console_url + "/admin/login", data=form, timeout=10, allow_redirects=False)
         if signed.status_code != 302:
             raise SystemExit(f"could not sign in: {signed.status_code}")
         return session
@@ -269,7 +302,7 @@ def round_of(
     stop, out = context.Event(), context.Queue()
     hostile = None
     if bomb is not None:
-        work = (line.url, cookies, bomb, pause, args.uploaders, stop, out)
+        work = (line.console_url, cookies, bomb, pause, args.uploaders, stop, out)
         hostile = context.Process(target=hammer, args=work)
         hostile.start()
         time.sleep(2.0)  # the uploads are under way before the calls are counted
@@ -311,6 +344,9 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=10.0, help="calls a second from each client")
     parser.add_argument("--uploaders", type=int, default=8, help="console sessions uploading at once")
     parser.add_argument("--pause", type=float, default=1.0, help="seconds an uploader waits between uploads")
+    parser.add_argument(
+        "--together", action="store_true", help="serve the console from the line's workers, not apart"
+    )
     args = parser.parse_args()
     kinds = [
         Kind("calls alone"),
@@ -323,7 +359,7 @@ def main() -> None:
         folder = Path(tmp)
         bombs = make_bombs(folder)
         sizes = {kind: bomb.stat().st_size for kind, bomb in bombs.items()}
-        line = Line(folder / "line")
+        line = Line(folder / "line", together=args.together)
         line.folder.mkdir()
         line.start()
         try:
@@ -342,8 +378,9 @@ def main() -> None:
 
 def report(phases: dict[Kind, Phase], sizes: dict[str, int], args: argparse.Namespace) -> None:
     """Print each kind's latencies, its p99 against the calls alone, and what the uploads were told."""
+    layout = "the console in the line's workers" if args.together else "the console apart (1 worker, nice 10)"
     print(
-        "gunicorn deploy/gunicorn.conf.py (2 workers x 4 threads);"
+        f"gunicorn deploy/gunicorn.conf.py (2 workers x 4 threads), {layout};"
         f" {args.clients} clients x {args.rate:g} calls/s; {args.uploaders} uploaders;"
         f" {args.rounds} rounds x {args.seconds:g} s of each kind"
     )

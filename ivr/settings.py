@@ -138,6 +138,12 @@ class Settings:
         "where sign-in attempts are counted (`memory://`, or `redis://…` for several workers)",
     )
     journeys: bool = _setting("IVR_JOURNEYS", True, "`0` switches journey recording off")
+    console: bool = _setting(
+        "IVR_CONSOLE",
+        True,
+        "`0` leaves the staff console (`/admin`) out of this process: the line's own instance in "
+        "production, where the console runs apart (deploy/ivr-console.service)",
+    )
     retention_days: int = _setting(
         "IVR_RETENTION_DAYS", 90, "how old journey events get before `ivr journeys purge` deletes them"
     )

@@ -20,7 +20,8 @@ def test_every_deploy_file_is_in_the_readme(path: str) -> None:
     assert f"deploy/{path}" in (ROOT / "README.md").read_text()
 
 
-def test_the_systemd_unit_verifies(tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", ["ivr.service", "ivr-console.service"])
+def test_the_systemd_units_verify(tmp_path: Path, name: str) -> None:
     analyze = shutil.which("systemd-analyze")
     if analyze is None:
         missing("systemd-analyze is missing: install Debian's systemd (.ci/run does)")
@@ -30,12 +31,29 @@ def test_the_systemd_unit_verifies(tmp_path: Path) -> None:
         program = checkout / ".venv" / "bin" / command
         program.write_text("#!/bin/sh\n")
         program.chmod(0o755)
-    unit = tmp_path / "ivr.service"
-    unit.write_text((DEPLOY / "ivr.service").read_text().replace("/srv/dvs-line", str(checkout)))
+    unit = tmp_path / name
+    unit.write_text((DEPLOY / name).read_text().replace("/srv/dvs-line", str(checkout)))
     done = subprocess.run([analyze, "verify", "--man=no", str(unit)], capture_output=True, text=True)
     assert done.returncode == 0 and not (done.stdout + done.stderr).strip(), done.stdout + done.stderr
     text = unit.read_text()
     assert "User=ivr" in text and "ExecStartPre=" in text and "ivr db upgrade" in text
+
+
+def test_the_line_and_the_console_run_apart() -> None:
+    line, console = (_environment(DEPLOY / name) for name in ("ivr.service", "ivr-console.service"))
+    assert line["IVR_CONSOLE"] == "0" and "IVR_CONSOLE" not in console  # the console only in its own unit
+    assert (
+        console["IVR_BIND"] == "127.0.0.1:8001"
+        and "server 127.0.0.1:8001;" in (DEPLOY / "nginx.conf").read_text()
+    )
+    assert line["PROMETHEUS_MULTIPROC_DIR"] != console["PROMETHEUS_MULTIPROC_DIR"]  # each empties its own
+    units = {name: (DEPLOY / name).read_text() for name in ("ivr.service", "ivr-console.service")}
+    assert "Nice=10" in units["ivr-console.service"] and "Nice=" not in units["ivr.service"]
+
+
+def _environment(unit: Path) -> dict[str, str]:
+    pairs = [line.removeprefix("Environment=").split("=", 1) for line in unit.read_text().splitlines()]
+    return {p[0]: p[1] for p in pairs if len(p) == 2 and p[0].isupper()}
 
 
 def test_the_nginx_site_passes_nginx_t(tmp_path: Path) -> None:

@@ -1,5 +1,6 @@
-"""The README's production setup, for real: gunicorn on deploy/gunicorn.conf.py behind Debian's nginx
-on deploy/nginx.conf, with a certificate made for the test."""
+"""The README's production setup, for real: the line and the console, each a gunicorn on
+deploy/gunicorn.conf.py as their units run them, behind Debian's nginx on deploy/nginx.conf, with a
+certificate made for the test."""
 
 from __future__ import annotations
 
@@ -30,10 +31,13 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def site(https_port: int, http_port: int, upstream: int, cert: Path, key: Path, logs: Path) -> str:
+def site(
+    https_port: int, http_port: int, upstream: int, cert: Path, key: Path, logs: Path, console: int = 8001
+) -> str:
     """The README's nginx site, on test ports, with a test certificate and access log."""
     text = (ROOT / "deploy" / "nginx.conf").read_text()
     text = text.replace("server 127.0.0.1:8000;", f"server 127.0.0.1:{upstream};")
+    text = text.replace("server 127.0.0.1:8001;", f"server 127.0.0.1:{console};")
     text = text.replace("listen 443 ssl http2;", f"listen 127.0.0.1:{https_port} ssl http2;")
     text = text.replace("listen 80;", f"listen 127.0.0.1:{http_port};")
     text = re.sub(r"listen \[::\]:\d+[^;]*;\n", "", text)
@@ -62,9 +66,11 @@ class Production:
     folder: Path
     env: dict[str, str]
     upstream: int = field(default_factory=free_port)
+    console_port: int = field(default_factory=free_port)
     https_port: int = field(default_factory=free_port)
     cert: Path = field(init=False)
     gunicorn: subprocess.Popen[str] | None = None
+    console: subprocess.Popen[str] | None = None
 
     def __post_init__(self) -> None:
         self.cert = self.folder / "cert.pem"
@@ -75,22 +81,34 @@ class Production:
         return f"https://localhost:{self.https_port}"
 
     def start_line(self, **settings: str) -> None:
-        """Start (or restart) gunicorn with the service's environment and these settings."""
+        """Start (or restart) the line and the console with the service's environment and these settings.
+
+        As their units run them: the line without the console (IVR_CONSOLE=0), the console in one
+        worker of its own at a lower priority (Nice=10).
+        """
         self.stop_line()
         env = {**self.env, **settings}
-        self.gunicorn = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "deploy" / "gunicorn.conf.py"),
-             "--bind", f"127.0.0.1:{self.upstream}", "ivr:create_app()"],
-            cwd=self.folder, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True,
-        )  # fmt: skip
-        wait_until_up(f"http://127.0.0.1:{self.upstream}")
+        self.gunicorn = _gunicorn(self.folder, {**env, "IVR_CONSOLE": "0"}, self.upstream)
+        self.console = _gunicorn(self.folder, {**env, "IVR_WORKERS": "1"}, self.console_port, nice=10)
+        wait_until_up(f"http://127.0.0.1:{self.upstream}", self.gunicorn)
+        wait_until_up(f"http://127.0.0.1:{self.console_port}", self.console)
 
     def stop_line(self) -> None:
-        """Stop gunicorn, letting it finish."""
-        if self.gunicorn is not None and self.gunicorn.poll() is None:
-            self.gunicorn.send_signal(signal.SIGTERM)
-            self.gunicorn.wait(timeout=30)
-        self.gunicorn = None
+        """Stop the line and the console, letting them finish."""
+        for server in (self.gunicorn, self.console):
+            if server is not None and server.poll() is None:
+                server.send_signal(signal.SIGTERM)
+                server.wait(timeout=30)
+        self.gunicorn = self.console = None
+
+
+def _gunicorn(folder: Path, env: dict[str, str], port: int, nice: int = 0) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "deploy" / "gunicorn.conf.py"),
+         "--bind", f"127.0.0.1:{port}", "ivr:create_app()"],
+        cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True,
+        preexec_fn=(lambda: os.nice(nice)) if nice else None,
+    )  # fmt: skip
 
 
 @contextlib.contextmanager
@@ -113,7 +131,7 @@ def production(folder: Path, **settings: str) -> Iterator[Production]:
     (prefix / "logs").mkdir(parents=True, exist_ok=True)
     log_format = (ROOT / "deploy" / "nginx-log-format.conf").read_text()
     conf = prefix / "nginx.conf"
-    server = site(line.https_port, free_port(), line.upstream, line.cert, key, prefix)
+    server = site(line.https_port, free_port(), line.upstream, line.cert, key, prefix, line.console_port)
     conf.write_text(
         ("user root;\n" if os.geteuid() == 0 else "")
         + f"pid {prefix}/nginx.pid;\nerror_log {prefix}/logs/error.log;\n"

@@ -1,0 +1,66 @@
+"""The console runs apart from the line, as deploy/ deploys them: nginx sends /admin to the console's
+processes and everything else to the line's, which have no console at all."""
+
+from __future__ import annotations
+
+import ssl
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.helpers.production import production
+from tests.helpers.twilio import sign
+
+INSECURE = ssl.create_default_context()
+INSECURE.check_hostname = False
+INSECURE.verify_mode = ssl.CERT_NONE
+
+
+def fetch(url: str, data: bytes | None = None, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+    """Return the status and body of one request (errors included)."""
+    request = urllib.request.Request(url, data=data, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=10, context=INSECURE) as answer:
+            return answer.status, answer.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+@pytest.fixture(scope="module")
+def deployed(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    with production(tmp_path_factory.mktemp("apart"), IVR_PROXY_FIX="1") as line:
+        yield line
+
+
+def test_nginx_sends_the_console_to_its_own_processes(deployed) -> None:  # type: ignore[no-untyped-def]
+    status, page = fetch(deployed.url + "/admin/login")
+    assert status == 200 and b"Sign in" in page
+    # The line's own workers have no console: nothing staff send can run beside the webhooks.
+    assert fetch(f"http://127.0.0.1:{deployed.upstream}/admin/login")[0] == 404
+    assert fetch(f"http://127.0.0.1:{deployed.console_port}/admin/login")[0] == 200
+
+
+def test_calls_are_answered_by_the_line(deployed) -> None:  # type: ignore[no-untyped-def]
+    params = {"CallSid": "CA" + "1" * 32}
+    url = deployed.url + "/voice"
+    status, body = fetch(url, urllib.parse.urlencode(params).encode(), sign(url, params))
+    assert status == 200 and b"<Gather" in body and b"node=greeting" in body
+
+
+def test_a_large_body_is_refused_by_nginx_except_for_the_console(deployed) -> None:  # type: ignore[no-untyped-def]
+    big = b"x" * (200 * 1024)
+    assert fetch(deployed.url + "/voice", big)[0] == 413
+    # The console takes recordings of a few MB; this one is turned away by the console itself (no
+    # session, no CSRF token), not by nginx's size limit.
+    status, _ = fetch(deployed.url + "/admin/prompts/welcome/en-GB/upload", big)
+    assert status in (400, 403, 404, 405)
+
+
+def test_the_console_runs_at_a_lower_priority(deployed) -> None:  # type: ignore[no-untyped-def]
+    def niceness(pid: int) -> int:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
+
+    assert niceness(deployed.console.pid) == 10 and niceness(deployed.gunicorn.pid) == 0
