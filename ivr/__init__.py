@@ -10,6 +10,13 @@ with `settings`, `services`, `db` and `logs` shared below them all.
 
 from __future__ import annotations
 
+import gc
+
+# Start-up makes a great many objects that live as long as the process: looking for garbage among
+# them while importing only slows every worker's start (by about 30 ms). Collection resumes below.
+_COLLECTING = gc.isenabled()
+gc.disable()
+
 import logging
 from typing import Any
 
@@ -30,6 +37,9 @@ from .line.live import LiveFlow
 from .line.retries import RecentTokens
 from .services import Services, attach
 from .settings import Settings, prompts_folder
+
+if _COLLECTING:
+    gc.enable()
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +71,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     attach(app, _services(app, settings))
     app.register_blueprint(voice.bp)
     app.register_blueprint(monitoring.bp)
-    init_admin(app)
+    if settings.console:
+        init_admin(app)
     app.register_blueprint(audio_routes.bp)
     _register_errors(app)
     app.after_request(_security_headers)
