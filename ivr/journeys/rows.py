@@ -52,8 +52,8 @@ events = Table(
 Pending = tuple[str, float, str, object, object, object, object, object]
 Row = tuple[str, datetime, str, str | None, str | None, str | None, str | None, int | None]
 COLUMNS = ("call_key", "at", "event", "node", "lang", "key", "outcome", "duration")
-# What the writer stores: a Row and its `seq`.
-Stored = tuple[str, datetime, str, str | None, str | None, str | None, str | None, int | None, int]
+# What the writer stores: a Row and its `seq`, with `at` still as seconds since 1970 (see `at_text`).
+Stored = tuple[str, float, str, str | None, str | None, str | None, str | None, int | None, int]
 STORED = (*COLUMNS, "seq")
 
 
@@ -72,7 +72,7 @@ def stored(call_key: str, queued: Pending, seq: int) -> Stored:
     _, stamp, event, node, lang, key, outcome, duration = queued
     return (
         call_key,
-        datetime.fromtimestamp(stamp, UTC).replace(tzinfo=None),
+        stamp,
         event,
         _word(node, NODE),
         _word(lang, LANG),
@@ -81,6 +81,23 @@ def stored(call_key: str, queued: Pending, seq: int) -> Stored:
         duration if type(duration) is int and 0 <= duration < 10**7 else None,
         seq,
     )
+
+
+def at_datetime(stamp: float) -> datetime:
+    """Return a stored event's `at` as the naive UTC datetime every dialect stores."""
+    return datetime.fromtimestamp(stamp, UTC).replace(tzinfo=None)
+
+
+@functools.lru_cache(maxsize=64)
+def _second_text(second: int) -> str:
+    return datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def at_text(stamp: float) -> str:
+    """Return `at` as SQLite stores a DateTime ('2026-11-29 22:21:29.151000'), cheaply: events of
+    one second share its text, so only the microseconds are formatted for each."""
+    second, micros = divmod(round(stamp * 1_000_000), 1_000_000)
+    return f"{_second_text(second)}.{micros:06d}"
 
 
 class Sequence:

@@ -27,7 +27,19 @@ from .. import db, metrics
 from ..db import describe
 from .events import EVENTS, FUTURE_SLACK, utcnow
 from .losses import Ending, Losses, losses
-from .rows import COLUMNS, STORED, Pending, Row, Sequence, Stored, events, insert_sql, stored
+from .rows import (
+    COLUMNS,
+    STORED,
+    Pending,
+    Row,
+    Sequence,
+    Stored,
+    at_datetime,
+    at_text,
+    events,
+    insert_sql,
+    stored,
+)
 
 __all__ = ["COLUMNS", "JourneyStore", "Purged", "Row", "describe", "events", "losses", "utcnow"]
 
@@ -280,17 +292,18 @@ class JourneyStore:
         with self.engine.begin() as connection:
             if dialect.name == "sqlite":
                 cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-                cursor.executemany(
-                    insert_sql(dialect), [(r[0], r[1].isoformat(" ", "microseconds"), *r[2:]) for r in rows]
-                )
+                cursor.executemany(insert_sql(dialect), [(r[0], at_text(r[1]), *r[2:]) for r in rows])
             elif dialect.name == "postgresql" and dialect.driver == "psycopg":
                 # COPY: the cheapest way in, so the writer takes little CPU from the webhooks.
                 with connection.connection.driver_connection.cursor() as cursor:  # type: ignore[union-attr]
                     with cursor.copy(f"COPY {events.name} ({', '.join(STORED)}) FROM STDIN") as copy:
                         for row in rows:
-                            copy.write_row(row)
+                            copy.write_row((row[0], at_datetime(row[1]), *row[2:]))
             else:
-                connection.execute(events.insert(), [dict(zip(STORED, row, strict=True)) for row in rows])
+                connection.execute(
+                    events.insert(),
+                    [dict(zip(STORED, (r[0], at_datetime(r[1]), *r[2:]), strict=True)) for r in rows],
+                )
             if lost:
                 connection.execute(losses.insert(), lost)
 
