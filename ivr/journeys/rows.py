@@ -70,16 +70,31 @@ def _word(value: object, pattern: re.Pattern[str]) -> str | None:
 def stored(call_key: str, queued: Pending, seq: int) -> Stored:
     """Return the row stored for a queued event: only plain words, never a run of digits."""
     _, stamp, event, node, lang, key, outcome, duration = queued
+    try:
+        words = _words(node, lang, key, outcome)
+    except TypeError:  # a value that cannot be a cache key: cleaned all the same
+        words = _words.__wrapped__(node, lang, key, outcome)
     return (
         call_key,
         stamp,
         event,
+        *words,
+        duration if type(duration) is int and 0 <= duration < 10**7 else None,
+        seq,
+    )
+
+
+# A line has few nodes, languages and keys: an event's words are cleaned once, then looked up.
+# `typed`, so that 1 and True (equal as keys) are cleaned each as itself.
+@functools.lru_cache(maxsize=4096, typed=True)
+def _words(
+    node: object, lang: object, key: object, outcome: object
+) -> tuple[str | None, str | None, str | None, str | None]:
+    return (
         _word(node, NODE),
         _word(lang, LANG),
         key if isinstance(key, str) and key in KEYS else ("?" if key else None),
         _word(outcome, OUTCOME),
-        duration if type(duration) is int and 0 <= duration < 10**7 else None,
-        seq,
     )
 
 

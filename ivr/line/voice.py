@@ -26,6 +26,8 @@ from .twiml import Step as FlowStep
 
 bp = Blueprint("voice", __name__, url_prefix="/voice")
 log = logging.getLogger(__name__)
+# The retry token as WSGI names the header: read straight from the environ on every answer.
+RETRY_TOKEN_ENVIRON = "HTTP_" + RETRY_TOKEN_HEADER.upper().replace("-", "_")
 
 METHODS = ["GET", "POST"]
 
@@ -264,7 +266,7 @@ def _record(event: str, **fields: object) -> None:
 
 def _record_steps(journeys: JourneyStore, steps: Callable[[], list[Event]]) -> None:
     """Append one answer's journey events; a failing store never reaches the caller."""
-    token = request.headers.get(RETRY_TOKEN_HEADER, "")[:200]
+    token = request.environ.get(RETRY_TOKEN_ENVIRON, "")[:200]
     if token and not services().retries.first_time(token):
         return  # a retry of a webhook already answered (and counted) by this process
     try:
