@@ -261,7 +261,12 @@ def uploads(
 def hammer(
     url: str, cookies: dict[str, str], bomb: Path, pause: float, count: int, stop: EventLike, out: Any
 ) -> None:
-    """In a process of its own (no GIL shared with the calls' clients): `count` uploaders until `stop`."""
+    """In a process of its own (no GIL shared with the calls' clients): `count` uploaders until `stop`.
+
+    The uploaders stand in for browsers on other machines: their own work runs at the lowest
+    priority, so that what is measured is the server's, not this client's, share of the cores.
+    """
+    os.nice(19)
     said: Counter[str] = Counter()
     work = (url, cookies, bomb, pause, stop, said)
     threads = [threading.Thread(target=uploads, args=work) for _ in range(count)]

@@ -1,138 +1,150 @@
-"""Benchmark the webhooks under gunicorn against a minimal Flask ceiling: `python -m benchmarks.webhooks`.
+"""Benchmark the webhooks under each production server against the ceilings: `python -m benchmarks.webhooks`.
 
-Both apps run under the same gunicorn settings and take the same load from wrk on loopback:
-pre-signed requests recorded from realistic call paths, replayed round-robin over concurrent
-keep-alive connections. Rounds alternate between the two so that noise on a shared machine
-falls on both. Then start-up time, memory per worker and `ivr check` on generated flows.
+Every server configuration (benchmarks/servers.py) serves four apps side by side on loopback: the
+constant ceiling, the fair ceiling (form read, signature checked, constant TwiML), the service as
+deployed (`ivr:create_app()`, journeys on) and the service with journeys off. wrk replays
+pre-signed requests recorded from realistic call paths over keep-alive connections, saturated
+(back to back) and paced (about 300 req/s). Rounds alternate over every server and app, so that
+noise on a shared machine falls on all of them. A saturated round that one worker served nearly
+alone (keep-alive connections that all landed on one worker) is dropped, counted, and made up.
+Then slow clients straight at each server, and each server's reliability as it would ship
+(benchmarks/reliability.py: webhooks lost while the master is sent SIGHUP under load, and whether it
+still serves after two workers were killed), memory, start-up, the server comparison and its
+winner, the in-process breakdown, `ivr check` on generated flows, and a reload measurement if one
+exists.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import importlib.util
 import json
 import os
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import reliability, servers, slowclients
 from .calls import lua_script, record_calls
+from .reliability import Reliability
+from .servers import APPS, CONFIGS, ROOT, TOKEN, Server
+from .slowclients import SlowResult
 
-ROOT = Path(__file__).resolve().parent.parent
-TOKEN = "benchmark-auth-token-0123456789abcdef"
-# name -> (gunicorn app, extra environment); "service" is the line as deployed, journeys on.
-APPS = {
-    "ceiling": ("benchmarks.ceiling:create_app()", {}),
-    "service": ("ivr:create_app()", {}),
-    "no-journey": ("ivr:create_app()", {"IVR_JOURNEYS": "0"}),
-}
+P99_TARGET_MS = 10.0
+RATIO_TARGET = 0.95
+TIE = 0.05  # throughputs within 5% of the best count as equal in the winner's rule
+WINNER_RULE = (
+    f"eligible: the service answered every request 2xx in the load rounds, its paced p99 < {P99_TARGET_MS:g} "
+    "ms, it lost no webhook while its master was sent SIGHUP twice under load (its workers replaced), "
+    "and it still served after two of its workers were killed (SIGKILL) under load;\n      winner: most "
+    f"service req/s saturated, within {TIE:.0%} counted a tie, broken by the slow-client result, then "
+    "the paced p99"
+)
 
 
 @dataclass
-class Server:
-    """A gunicorn master serving one app on loopback."""
+class Pair:
+    """One server configuration serving one app, and its measured rounds."""
 
-    name: str
-    process: subprocess.Popen[bytes]
-    port: int
-    startup_s: float
+    server: Server
+    script: Path
+    saturated: list[dict[str, float]] = field(default_factory=list)
+    paced: list[dict[str, float]] = field(default_factory=list)
+    dropped: int = 0
+    rss: list[float] = field(default_factory=list)
 
-    def worker_rss_mib(self) -> list[float]:
-        """Return the resident memory of each worker process, in MiB."""
-        sizes = []
-        for pid in _children(self.process.pid):
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    sizes.append(int(line.split()[1]) / 1024)
-        return sizes
-
-    def cpu_seconds(self) -> float:
-        """Return the CPU time gunicorn's master and workers have used so far."""
-        total = 0
-        for pid in [self.process.pid, *_children(self.process.pid)]:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-        return total / os.sysconf("SC_CLK_TCK")
-
-    def stop(self) -> None:
-        """Stop gunicorn gracefully and wait for it."""
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(stat.parent.name))
-    return found
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    def kept(self) -> list[dict[str, float]]:
+        """The saturated rounds both workers shared; all of them if none was shared."""
+        return [r for r in self.saturated if r["balanced"]] or self.saturated
 
 
 def start(name: str, workers: int, threads: int, env: dict[str, str], log: Path) -> Server:
-    """Start gunicorn for one app and return once /health answers 200."""
-    port = _free_port()
-    command = [
-        sys.executable, "-m", "gunicorn",
-        "--workers", str(workers), "--worker-class", "gthread", "--threads", str(threads),
-        "--bind", f"127.0.0.1:{port}", "--error-logfile", str(log), "--log-level", "warning",
-        APPS[name][0],
-    ]  # fmt: skip
-    began = time.perf_counter()
-    process = subprocess.Popen(command, cwd=ROOT, env={**env, **APPS[name][1]})
-    deadline = began + 30
-    while time.perf_counter() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{name} did not start; see {log}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as response:
-                if response.status == 200:
-                    return Server(name, process, port, time.perf_counter() - began)
-        except OSError:
-            time.sleep(0.01)
-    process.kill()
-    raise RuntimeError(f"{name} did not answer /health within 30 s; see {log}")
+    """Start gunicorn gthread, as deployed, serving one app; return once /health answers 200.
+
+    For other benchmarks (benchmarks/reload.py): `name` is an app of servers.APPS ("ceiling" is
+    the constant one), and the server's log and request counters go beside `log`.
+    """
+    app = "constant" if name == "ceiling" else name
+    return servers.start(CONFIGS["gunicorn-gthread"], app, workers, threads, env, log.parent)
 
 
 def load(
-    server: Server, script: Path, connections: int, seconds: float, threads: int, pause_ms: float = 0
+    server: Server,
+    script: Path,
+    connections: int,
+    seconds: int,
+    wrk_threads: int,
+    workers: int,
+    pause_ms: float = 0,
 ) -> dict[str, float]:
-    """Drive a server with wrk for a bounded time (each connection pausing pause_ms); return its summary."""
+    """Drive a server with wrk for a bounded time (each connection pausing pause_ms); return its summary.
+
+    The summary adds req/s, the server's CPU per request and the smallest share of the requests any
+    worker served; a round is balanced when every worker served at least half its even share.
+    """
     command = [
-        "wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "5s",
-        "-s", str(script), f"http://127.0.0.1:{server.port}",
+        "wrk", f"-t{wrk_threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s",
+        "-s", str(script), f"http://{server.host}",
     ]  # fmt: skip
-    cpu = server.cpu_seconds()
+    counts, cpu = server.counts(), server.cpu_seconds()
     env = {**os.environ, "PAUSE_MS": str(pause_ms)}
     out = subprocess.run(
         command, capture_output=True, text=True, timeout=seconds + 30, check=True, env=env
     ).stdout
     cpu = server.cpu_seconds() - cpu
     line = next(x for x in out.splitlines() if x.startswith("JSON "))
-    result = json.loads(line.removeprefix("JSON "))
+    result: dict[str, float] = json.loads(line.removeprefix("JSON "))
     result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
     result["cpu_us"] = cpu / max(result["requests"], 1) * 1e6
+    result["min_share"] = least_share(counts, server.counts(), workers)
+    result["balanced"] = result["min_share"] >= 0.5 / workers
     return result
+
+
+def least_share(before: dict[int, int], after: dict[int, int], workers: int) -> float:
+    """Return the smallest share of a round's requests any worker served (0 if one served none).
+
+    `before` and `after` are each worker pid's count; a worker that never answered has no count,
+    so fewer pids than `workers` means a worker served nothing.
+    """
+    served = sorted(n - before.get(pid, 0) for pid, n in after.items())
+    served = [0] * max(0, workers - len(served)) + served
+    return served[0] / max(sum(served), 1)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A server's figures on the service that the winner's rule looks at."""
+
+    clean: bool  # every request answered 2xx, no connection errors
+    rps: float  # saturated, median
+    paced_p99_ms: float  # median
+    slow_ok: bool  # every signed call answered within 1 s while slow clients held connections
+    # Reliability as shipped (benchmarks/reliability.py); None when not measured.
+    reload_ok: bool | None = None  # no webhook lost on SIGHUP under load, and the workers replaced
+    killed_ok: bool | None = None  # still serving after two workers were killed
+
+    def reliable(self) -> bool:
+        """Neither reliability measurement failed (one not measured does not count against a server)."""
+        return self.reload_ok is not False and self.killed_ok is not False
+
+
+def choose(candidates: dict[str, Candidate]) -> tuple[str | None, list[str]]:
+    """Apply WINNER_RULE: return the winner (None if no server is eligible) and the servers tied with it."""
+    eligible = {
+        n: c for n, c in candidates.items() if c.clean and c.paced_p99_ms < P99_TARGET_MS and c.reliable()
+    }
+    if not eligible:
+        return None, []
+    best = max(c.rps for c in eligible.values())
+    tied = [n for n, c in eligible.items() if c.rps >= (1 - TIE) * best]
+    return min(tied, key=lambda n: (not eligible[n].slow_ok, eligible[n].paced_p99_ms)), tied
 
 
 def check_times(sizes: list[int], tmp: Path) -> list[tuple[int, float]]:
@@ -158,129 +170,160 @@ def check_times(sizes: list[int], tmp: Path) -> list[tuple[int, float]]:
     return results
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Run the whole benchmark and print its figures."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (README: 2 on 2 cores)")
-    parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker")
-    parser.add_argument("--connections", type=int, default=16, help="concurrent keep-alive connections")
-    parser.add_argument("--seconds", type=float, default=5.0, help="length of one measured round")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds per app, alternating")
-    parser.add_argument(
-        "--paced-rate", type=float, default=400, help="offered req/s of the paced rounds (0 skips them)"
-    )
-    parser.add_argument("--wrk-threads", type=int, default=1, help="wrk's own threads")
-    parser.add_argument(
-        "--check-sizes", default="1000,5000,10000", help="flow sizes for `ivr check` ('' skips)"
-    )
-    args = parser.parse_args(argv)
-    if not shutil.which("wrk"):
-        sys.exit("wrk is not installed: apt-get install wrk")
+def _progress(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
 
-    with tempfile.TemporaryDirectory(prefix="ivr-bench-") as name:
-        tmp = Path(name)
-        env = {
-            **os.environ,
-            "PYTHONPATH": str(ROOT),
-            "TWILIO_AUTH_TOKEN": TOKEN,
-            "IVR_SECRET_KEY": "benchmark-secret",
-            "IVR_DATABASE_URL": f"sqlite:///{tmp / 'journeys.db'}",
-        }
-        servers = {n: start(n, args.workers, args.threads, env, tmp / f"{n}.log") for n in APPS}
-        try:
-            scripts = {}
-            for n, server in servers.items():
-                host = f"127.0.0.1:{server.port}"
-                requests = record_calls(f"http://{host}", TOKEN)
-                scripts[n] = tmp / f"{n}.lua"
-                scripts[n].write_text(lua_script(requests, host))
-            print(
-                f"load: {len(requests)} signed requests from realistic call paths, replayed by wrk; "
-                f"{args.connections} connections, {args.rounds} x {args.seconds:g} s per app; "
-                f"gunicorn gthread {args.workers} workers x {args.threads} threads; {os.cpu_count()} cores"
+
+def measure(
+    args: argparse.Namespace, configs: list[str], tmp: Path
+) -> tuple[dict[tuple[str, str], Pair], dict[str, SlowResult]]:
+    """Start every server and app, run the rounds and the slow clients; return the pairs and results."""
+    pairs: dict[tuple[str, str], Pair] = {}
+    try:
+        for name in configs:
+            folder = tmp / name
+            env = servers.environment(folder)
+            for app in APPS:  # one at a time, so that each start-up is timed alone
+                server = servers.start(CONFIGS[name], app, args.workers, args.threads, env, folder)
+                script = folder / f"{app}.lua"
+                script.write_text(lua_script(record_calls(f"http://{server.host}", TOKEN), server.host))
+                pairs[name, app] = Pair(server, script)
+        pause = args.connections * 1000 / args.paced_rate if args.paced_rate else 0
+
+        def run(pair: Pair, seconds: int, pause_ms: float = 0) -> dict[str, float]:
+            return load(
+                pair.server, pair.script, args.connections, seconds, args.wrk_threads, args.workers, pause_ms
             )
-            for n, server in servers.items():  # warm up: imports, caches, connection pools
-                load(server, scripts[n], args.connections, 1, args.wrk_threads)
-            runs: dict[str, list[dict[str, float]]] = {n: [] for n in APPS}
-            for _ in range(args.rounds):
-                for n, server in servers.items():
-                    runs[n].append(load(server, scripts[n], args.connections, args.seconds, args.wrk_threads))
-            paced: dict[str, list[dict[str, float]]] = {n: [] for n in APPS}
-            pause = args.connections * 1000 / args.paced_rate if args.paced_rate else 0
-            for _ in range(args.rounds if pause else 0):
-                for n, server in servers.items():
-                    paced[n].append(
-                        load(server, scripts[n], args.connections, args.seconds, args.wrk_threads, pause)
-                    )
-            memory = {n: s.worker_rss_mib() for n, s in servers.items()}
-        finally:
-            for server in servers.values():
-                server.stop()
-        print(f"\nsaturated: {args.connections} connections sending back to back (closed loop)")
-        saturated = _table(runs)
-        if pause:
-            print(
-                f"\npaced: about {args.paced_rate:g} req/s offered, each of {args.connections} connections "
-                f"pausing {pause:.0f} ms between requests"
-            )
-            _table(paced)
-        s, c = saturated["service"], saturated["ceiling"]
-        p99 = statistics.median(r["p99_us"] for r in (paced["service"] or runs["service"])) / 1e3
+
+        _progress(f"warming up {len(pairs)} servers")
+        for pair in pairs.values():  # imports, caches, connection pools, thread pools
+            run(pair, args.warmup)
+            if pause:
+                run(pair, args.warmup, pause)
+        order = list(pairs)
+        for n in range(args.rounds):
+            _progress(f"round {n + 1}/{args.rounds}")
+            rotated = order[n % len(order) :] + order[: n % len(order)]
+            for key in rotated:
+                pairs[key].saturated.append(run(pairs[key], args.seconds))
+            for key in rotated if pause else []:
+                pairs[key].paced.append(run(pairs[key], args.seconds, pause))
+        for n in range(args.rounds):  # make-up rounds for the saturated rounds dropped
+            short = [k for k in order if sum(r["balanced"] for r in pairs[k].saturated) < args.rounds]
+            if not short:
+                break
+            _progress(f"make-up round {n + 1}: {len(short)} apps")
+            for key in short:
+                pairs[key].saturated.append(run(pairs[key], args.seconds))
+        for pair in pairs.values():
+            pair.dropped = sum(not r["balanced"] for r in pair.saturated)
+            pair.rss = pair.server.worker_rss_mib()
+        slow: dict[str, SlowResult] = {}
+        for name in configs if args.slow else []:
+            _progress(f"slow clients at {name}")
+            server = pairs[name, "service"].server
+            first = record_calls(f"http://{server.host}", TOKEN, calls=1)[0]
+            slow[name] = slowclients.measure("127.0.0.1", server.port, first, args.slow)
+    finally:
+        for pair in pairs.values():
+            pair.server.stop()
+    return pairs, slow
+
+
+def _median(rounds: list[dict[str, float]], key: str) -> float:
+    return statistics.median(r[key] for r in rounds) if rounds else float("nan")
+
+
+def _server_table(name: str, pairs: dict[tuple[str, str], Pair], args: argparse.Namespace) -> None:
+    """Print one server's table of apps (medians of the kept rounds) and the service's ratios."""
+    threads = args.threads if name != "gunicorn-sync" else 1
+    print(f"\n{name}: {CONFIGS[name].description.format(threads=threads)}")
+    print(
+        f"{'':11}{'req/s':>7} {'p50':>6}{'p90':>6}{'p99':>7} | paced {'p50':>5}{'p90':>6}{'p99':>7} ms |"
+        f"{'CPU us/req':>11}{'non-2xx':>8}{'err':>5}{'kept/drop':>10}{'RSS MiB':>8}{'start s':>8}"
+    )
+    for app in APPS:
+        pair = pairs[name, app]
+        kept, paced = pair.kept(), pair.paced
+        bad = sum(int(r["bad_status"]) for r in pair.saturated + paced)
+        errors = sum(int(r["errors"]) for r in pair.saturated + paced)
+        ms = {k: _median(kept, k) / 1e3 for k in ("p50_us", "p90_us", "p99_us")}
+        pm = {k: _median(paced, k) / 1e3 for k in ("p50_us", "p90_us", "p99_us")}
+        kept_text = f"{len(pair.saturated) - pair.dropped}/{pair.dropped}"
+        app_rps = _median(kept, "rps")
         print(
-            f"\ntargets: saturated throughput >= 0.90 of the ceiling: {s['rps'] / c['rps']:.2f} "
-            f"({'met' if s['rps'] >= 0.9 * c['rps'] else 'NOT met'}); "
-            f"p99 < 10 ms ({'paced' if pause else 'saturated'}): {p99:.2f} ms "
-            f"({'met' if p99 < 10 else 'NOT met'})"
+            f"{app:11}{app_rps:>7.0f} {ms['p50_us']:>6.2f}{ms['p90_us']:>6.2f}{ms['p99_us']:>7.2f}"
+            f" |       {pm['p50_us']:>5.2f}{pm['p90_us']:>6.2f}{pm['p99_us']:>7.2f}    |"
+            f"{_median(kept, 'cpu_us'):>11.0f}{bad:>8}{errors:>5}{kept_text:>10}"
+            f"{statistics.mean(pair.rss or [0]):>8.1f}{pair.server.startup_s:>8.2f}"
         )
-        _report(servers, memory)
-        from .breakdown import report
-
-        report()
-        sizes = [int(s) for s in args.check_sizes.split(",") if s.strip()]
-        if sizes:
-            _report_check(check_times(sizes, tmp))
-
-
-def _table(runs: dict[str, list[dict[str, float]]]) -> dict[str, dict[str, float]]:
-    """Print each app's medians over its rounds and the ratios; return the medians."""
-    med = {n: {k: statistics.median(r[k] for r in rs) for k in rs[0]} for n, rs in runs.items()}
+    rps = {app: _median(pairs[name, app].kept(), "rps") for app in APPS}
+    cpu = {app: _median(pairs[name, app].kept(), "cpu_us") for app in APPS}
+    ratio = rps["service"] / rps["fair"]
     print(
-        f"{'':10}{'req/s':>10}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}"
-        f"{'CPU us/req':>12}{'non-2xx':>9}{'errors':>8}"
+        f"service / fair ceiling: req/s {ratio:.2f} ({'met' if ratio >= RATIO_TARGET else 'NOT met'}: "
+        f">= {RATIO_TARGET}), CPU {cpu['fair'] / cpu['service']:.2f}; service / constant: req/s "
+        f"{rps['service'] / rps['constant']:.2f}, CPU {cpu['constant'] / cpu['service']:.2f}; "
+        f"journeys on / off: req/s {rps['service'] / rps['no-journey']:.2f}"
     )
-    for n, m in med.items():
-        bad = sum(r["bad_status"] for r in runs[n])
-        errors = sum(r["errors"] for r in runs[n])
+
+
+def _comparison(
+    configs: list[str],
+    pairs: dict[tuple[str, str], Pair],
+    slow: dict[str, SlowResult],
+    clients: int,
+    reliable: dict[str, Reliability],
+) -> None:
+    """Print the servers side by side on the service, and the winner by WINNER_RULE."""
+    print(
+        "\nservers compared on the service (ivr:create_app(), journeys on), medians; slow clients: "
+        f"{clients} connections straight at the server,\neach sending a header line every 2 s, while "
+        "signed calls are made one after another, each given up after 2 s; reliability: "
+        f"{'see below' if reliable else 'not measured (--no-reliability)'}:"
+    )
+    print(
+        f"{'':17}{'req/s':>6}{'sat p99':>8}{'paced p50/p99 ms':>17}{'CPU us':>7}{'/fair':>6}"
+        f"  {'slow clients: calls answered':<31}{'RSS/worker':>11}{'start-up':>9}"
+        f"  {'reliability: SIGHUP x2':<27}{'SIGKILL x2'}"
+    )
+    candidates = {}
+    for name in configs:
+        pair = pairs[name, "service"]
+        kept = pair.kept()
+        rps, paced_p99 = _median(kept, "rps"), _median(pair.paced, "p99_us") / 1e3
+        clean = not any(r["bad_status"] or r["errors"] for r in pair.saturated + pair.paced)
+        slow_ok = name in slow and slow[name].answered == slow[name].calls
+        measured = reliable.get(name)
+        candidates[name] = Candidate(
+            clean,
+            rps,
+            paced_p99,
+            slow_ok,
+            measured.reload.ok if measured else None,
+            measured.kills.up if measured else None,
+        )
+        reload_text, killed_text = "reload: -", "killed: -"
+        if measured:
+            reload_text = f"reload: {measured.reload.summary()}"
+            killed_text = f"killed x{measured.kills.killed}: {measured.kills.summary()}"
         print(
-            f"{n:10}{m['rps']:>10.0f}{m['p50_us'] / 1e3:>9.2f}{m['p90_us'] / 1e3:>9.2f}"
-            f"{m['p99_us'] / 1e3:>9.2f}{m['cpu_us']:>12.0f}{bad:>9}{errors:>8}"
+            f"{name:17}{rps:>6.0f}{_median(kept, 'p99_us') / 1e3:>8.2f}"
+            f"{_median(pair.paced, 'p50_us') / 1e3:>10.2f}/{paced_p99:<6.2f}{_median(kept, 'cpu_us'):>7.0f}"
+            f"{rps / _median(pairs[name, 'fair'].kept(), 'rps'):>6.2f}"
+            f"  {slow[name].summary() if name in slow else 'not measured':<31}"
+            f"{statistics.mean(pair.rss or [0]):>7.1f} MiB{pair.server.startup_s:>7.2f} s"
+            f"  {reload_text:<27}{killed_text}"
         )
-    s, c = med["service"], med["ceiling"]
-    print(
-        f"{'ratio':10}{s['rps'] / c['rps']:>10.2f}{s['p50_us'] / c['p50_us']:>9.2f}"
-        f"{s['p90_us'] / c['p90_us']:>9.2f}{s['p99_us'] / c['p99_us']:>9.2f}"
-        f"{c['cpu_us'] / s['cpu_us']:>12.2f}"
-        "   (req/s and latency: service/ceiling; CPU: ceiling/service; medians)"
-    )
-    j = med["no-journey"]
-    print(
-        f"{'journeys':10}{s['rps'] / j['rps']:>10.2f}{s['p50_us'] / j['p50_us']:>9.2f}"
-        f"{s['p90_us'] / j['p90_us']:>9.2f}{s['p99_us'] / j['p99_us']:>9.2f}"
-        f"{j['cpu_us'] / s['cpu_us']:>12.2f}   (service with journeys / without)"
-    )
-    rounds = "; ".join(n + " " + ", ".join(f"{r['rps']:.0f}" for r in rs) for n, rs in runs.items())
-    print(f"req/s by round: {rounds}")
-    return med
-
-
-def _report(servers: dict[str, Server], memory: dict[str, list[float]]) -> None:
-    su, cu = servers["service"].startup_s, servers["ceiling"].startup_s
-    print(f"\nstart-up to first /health 200: service {su:.2f} s, ceiling {cu:.2f} s (ratio {su / cu:.2f})")
-    ms, mc = statistics.mean(memory["service"]), statistics.mean(memory["ceiling"])
-    print(
-        f"memory per worker (RSS, after load): service {ms:.1f} MiB, ceiling {mc:.1f} MiB "
-        f"(ratio {ms / mc:.2f}; workers: {', '.join(f'{x:.1f}' for x in memory['service'])})"
-    )
+    if reliable:
+        reliability.report(reliable)
+    print(f"rule: {WINNER_RULE}")
+    winner, tied = choose(candidates)
+    unmeasured = "" if reliable else " (reliability not measured: --no-reliability)"
+    if winner is None:
+        print(f"winner: none (no server is eligible){unmeasured}")
+    else:
+        print(f"winner: {winner} (within {TIE:.0%} of the most req/s: {', '.join(tied)}){unmeasured}")
 
 
 def _report_check(times: list[tuple[int, float]]) -> None:
@@ -290,6 +333,92 @@ def _report_check(times: list[tuple[int, float]]) -> None:
         scale = (t / base_t) / (n / base_n)
         print(f"  {n:>6} nodes: {t:6.2f} s  {t / n * 1e6:5.0f} us/node  scaling vs {base_n}: {scale:.2f}")
     print("  (nodes generated on top of the shipped flow; scaling 1.00 = linear in the number of nodes)")
+
+
+def _reload_measurement() -> None:
+    """Print benchmarks/reload.py's measurement, when that module exists and offers `measure()`."""
+    if importlib.util.find_spec("benchmarks.reload") is None:
+        return
+    try:
+        module = importlib.import_module("benchmarks.reload")
+    except ImportError as error:
+        print(f"\nreload: benchmarks/reload.py does not import: {error}")
+        return
+    if not callable(getattr(module, "measure", None)):
+        return
+    _progress("reload measurement (benchmarks/reload.py)")
+    result = module.measure()
+    print()
+    if callable(getattr(module, "report", None)):
+        module.report(result)
+    elif result is not None:
+        print(f"reload (benchmarks/reload.py): {result}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the whole benchmark and print its figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--servers", default=",".join(CONFIGS), help=f"server configurations, of {', '.join(CONFIGS)}"
+    )
+    parser.add_argument("--workers", type=int, default=2, help="worker processes (README: 2 on 2 cores)")
+    parser.add_argument("--threads", type=int, default=4, help="threads per worker (gthread, granian)")
+    parser.add_argument("--connections", type=int, default=16, help="concurrent keep-alive connections")
+    parser.add_argument("--seconds", type=int, default=4, help="length of one measured round (whole s)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds per app, alternating")
+    parser.add_argument("--warmup", type=int, default=1, help="seconds of warm-up per app and mode")
+    parser.add_argument(
+        "--paced-rate", type=float, default=300, help="offered req/s of the paced rounds (0 skips them)"
+    )
+    parser.add_argument("--wrk-threads", type=int, default=1, help="wrk's own threads")
+    parser.add_argument("--slow", type=int, default=50, help="slow clients held open (0 skips the test)")
+    parser.add_argument(
+        "--check-sizes", default="1000,5000,10000", help="flow sizes for `ivr check` ('' skips)"
+    )
+    parser.add_argument(
+        "--no-reliability",
+        action="store_true",
+        help="skip the reload and killed-worker measurements (the winner's rule then goes without them)",
+    )
+    parser.add_argument("--no-breakdown", action="store_true", help="skip the in-process breakdown")
+    parser.add_argument("--no-reload", action="store_true", help="skip benchmarks/reload.py's measurement")
+    args = parser.parse_args(argv)
+    configs = [s.strip() for s in args.servers.split(",") if s.strip()]
+    if unknown := [s for s in configs if s not in CONFIGS]:
+        sys.exit(f"unknown servers {unknown}; known: {', '.join(CONFIGS)}")
+    if not shutil.which("wrk"):
+        sys.exit("wrk is not installed: apt-get install wrk")
+    os.chdir(ROOT)  # the recorded calls walk the shipped flow in prompts/
+
+    began, load_before = time.monotonic(), os.getloadavg()[0]
+    with tempfile.TemporaryDirectory(prefix="ivr-bench-") as name:
+        tmp = Path(name)
+        pairs, slow = measure(args, configs, tmp)
+        reliable = {}
+        if not args.no_reliability:
+            reliable = reliability.measure(configs, args.workers, args.threads, tmp / "reliability")
+        pause = args.connections * 1000 / args.paced_rate if args.paced_rate else 0
+        print(
+            f"load: signed requests from realistic call paths replayed by wrk over {args.connections} "
+            f"keep-alive connections; {os.cpu_count()} cores (load average before/after: {load_before:.1f}/"
+            f"{os.getloadavg()[0]:.1f}); {args.workers} workers per server; {args.rounds} rounds x "
+            f"{args.seconds} s per app and mode,\nalternating over servers and apps; paced: each connection "
+            f"pauses {pause:.0f} ms (about {args.paced_rate:g} req/s); saturated rounds one worker served "
+            f"< {50 / args.workers:.0f}% of are dropped and made up (kept/drop); paced rounds are all kept"
+        )
+        for name in configs:
+            _server_table(name, pairs, args)
+        _comparison(configs, pairs, slow, args.slow, reliable)
+        print(f"(measured in {time.monotonic() - began:.0f} s)")
+        if not args.no_breakdown:
+            from .breakdown import report
+
+            report()
+        sizes = [int(s) for s in args.check_sizes.split(",") if s.strip()]
+        if sizes:
+            _report_check(check_times(sizes, tmp))
+    if not args.no_reload:
+        _reload_measurement()
 
 
 if __name__ == "__main__":
