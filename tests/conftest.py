@@ -41,7 +41,8 @@ def app_config(tmp_path: Path, prompts_dir: Path) -> dict[str, object]:
         "PROMPTS_DIR": str(prompts_dir),
         "AUDIO_DIR": str(tmp_path / "audio"),
         "DATABASE_URL": f"sqlite:///{tmp_path / 'journeys.db'}",
-        # Look at the prompt files and the audio manifest on every request: an edit is seen at once.
+        # The watcher looks at the prompt files and the audio manifest as often as it may (every
+        # 0.05 s); tests that edit them wait for it (tests/helpers/reload.py).
         "FLOW_RELOAD_SECONDS": 0,
         "TTS_BACKOFF": 0,
     }

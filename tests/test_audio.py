@@ -11,9 +11,9 @@ from ivr.audio import sound
 from ivr.audio.library import MAX_SECONDS, AudioError, AudioLibrary, AudioRejected
 from ivr.audio.publishing import publish
 from ivr.cli import cli
-from ivr.services import services
 from tests.helpers.audio import decode, make_silence, make_voice, voice_for
 from tests.helpers.prompts import edit_text
+from tests.helpers.reload import settled
 
 
 class Ivr:
@@ -170,7 +170,7 @@ def test_editing_a_text_makes_exactly_that_prompt_stale(
         voice_for(tmp_path / "en-GB" / f"{pid}.wav", pid)
     assert runner.invoke(args=["prompts", "import", str(tmp_path / "en-GB")]).exit_code == 0
     edit_text(prompts_dir, "main_menu_intro: Main menu.", "main_menu_intro: The main menu.")
-    flow = services(app).live.current().flow
+    flow = settled(app).flow
     states = {r.prompt_id: r.state for r in lib.status(flow) if r.state != "missing"}
     assert states == {"welcome": "fresh", "main_menu_intro": "stale", "opt_danger": "fresh"}
     result = runner.invoke(args=["prompts", "status", "--stale", "--lang", "en-GB"])

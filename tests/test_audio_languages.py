@@ -15,6 +15,7 @@ from ivr.line.simulator import Call
 from ivr.services import services
 from tests.helpers.audio import import_in_shell, make_voice, plausible_seconds
 from tests.helpers.languages import gather_state
+from tests.helpers.reload import settled
 from tests.helpers.twilio import TOKEN
 
 MISSING = "goodbye"  # a prompt callers hear at the end of a call: without it, no Tigrinya
@@ -63,6 +64,7 @@ def test_status_shows_each_language_review_state_and_whether_callers_are_offered
 
     catalogue = prompts_dir / "ti.yaml"
     catalogue.write_text(catalogue.read_text().replace('review: "draft"', 'review: "reviewed"', 1))
+    settled(app)
     result = command(app, "prompts", "status", "--lang", "ti")
     assert result.exit_code == 0, result.output
     assert result.output.startswith("ti Tigrinya (texts reviewed; NOT offered to callers):")
@@ -110,6 +112,7 @@ def test_tigrinya_recordings_imported_by_staff_put_tigrinya_in_the_language_menu
     done = import_in_shell(app, last, tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"as ti/{MISSING}" in done.stdout
+    settled(app)
 
     urls = {pid: "http://localhost" + str(lib.prompt(flow, pid, "ti").url) for pid in texts}
     assert all(lib.prompt(flow, pid, "ti").state == "fresh" for pid in texts)
@@ -142,7 +145,7 @@ def test_tigrinya_recordings_imported_by_staff_put_tigrinya_in_the_language_menu
     text = catalogue.read_text()
     assert f"\n  {MISSING}: " in text  # a one-line text
     catalogue.write_text(text.replace(f"\n  {MISSING}: ", f"\n  {MISSING}: ሰላም። ", 1))
-    edited = services(app).live.current().flow
+    edited = settled(app).flow
     assert edited.catalogue.text_hash(MISSING, "ti") != flow.catalogue.text_hash(MISSING, "ti")
     assert lib.prompt(edited, MISSING, "ti").state == "stale"
     _, menu = to_language_menu(app)

@@ -22,6 +22,7 @@ from tests.helpers.audio import (
     voice_for,
 )
 from tests.helpers.prompts import edit_text
+from tests.helpers.reload import settled
 
 
 @pytest.fixture(scope="module")
@@ -91,6 +92,7 @@ def rendered(app, library_template: Path) -> Path:  # type: ignore[no-untyped-de
 def test_an_edited_text_is_rendered_again_alone(app, ivr, rendered, google, prompts_dir: Path) -> None:
     before = statuses(app)
     edit_text(prompts_dir, "main_menu_intro: Main menu.", "main_menu_intro: This is the main menu.")
+    settled(app)
     after = statuses(app)
     assert {k for k in after if after[k] != before[k]} == {"main_menu_intro"}
     assert after["main_menu_intro"] == ("stale", "tts")
@@ -107,6 +109,7 @@ def test_only_missing_and_all(app, ivr, rendered, google, prompts_dir: Path, tmp
     take = voice_for(tmp_path / "en-GB" / "welcome.wav", "welcome")
     assert ivr("prompts", "import", str(take)).exit_code == 0
     edit_text(prompts_dir, "main_menu_intro: Main menu.", "main_menu_intro: The main menu.")
+    settled(app)
     result = ivr("prompts", "render", "--lang", "en-GB", "--only-missing")
     assert result.exit_code == 0, result.output
     assert google.asked == []
@@ -127,9 +130,11 @@ def test_a_reverted_text_brings_back_its_recording(
     take = voice_for(tmp_path / "en-GB" / "main_menu_intro.wav", "main_menu_intro")
     assert ivr("prompts", "import", str(take)).exit_code == 0
     edit_text(prompts_dir, "main_menu_intro: Main menu.", "main_menu_intro: The main menu.")
+    settled(app)
     assert ivr("prompts", "render", "--lang", "en-GB", "main_menu_intro").exit_code == 0
     assert statuses(app)["main_menu_intro"] == ("fresh", "tts")
     edit_text(prompts_dir, "main_menu_intro: The main menu.", "main_menu_intro: Main menu.")
+    settled(app)
     google.asked.clear()
     result = ivr("prompts", "render", "--lang", "en-GB", "main_menu_intro")
     assert result.exit_code == 0, result.output
@@ -141,6 +146,7 @@ def test_a_reverted_text_brings_back_its_recording(
 def test_slow_renders_where_the_flow_asks(app, ivr, google, prompts_dir: Path) -> None:
     flow_file = prompts_dir / "flow.yaml"
     flow_file.write_text(flow_file.read_text().replace("tld: co.uk}", "tld: co.uk, slow: true}"))
+    settled(app)
     result = ivr("prompts", "render", "--lang", "en-GB", "welcome", "main_menu_intro")
     assert result.exit_code == 0, result.output
     assert "4 rendered" in result.output

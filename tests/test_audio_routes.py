@@ -15,6 +15,7 @@ from ivr.line.simulator import Call
 from ivr.services import services
 from tests.helpers.audio import import_in_shell, import_live, voice_for
 from tests.helpers.prompts import edit_text
+from tests.helpers.reload import settled
 from tests.helpers.twilio import TOKEN, post_signed, twiml
 
 WELCOME = "Derbyshire Victim Services: the trafficking help line."
@@ -83,6 +84,7 @@ def test_nothing_else_can_be_reached(app, client, welcome: str, path: str) -> No
 
 def test_stale_audio_is_never_played(app, call, welcome: str, prompts_dir: Path) -> None:
     edit_text(prompts_dir, WELCOME, "Derbyshire Victim Services, trafficking help line.")
+    settled(app)
     turn = call.start()
     assert turn.plays == []
     assert "Derbyshire Victim Services, trafficking help line." in turn.says
@@ -94,10 +96,13 @@ def test_rollback_and_import_reach_the_next_call(app, lib, flow, tmp_path: Path,
     assert Call(app, TOKEN).start().plays == ["http://localhost" + welcome]  # a candidate plays nowhere
     newer = publish(lib, flow, "welcome", "en-GB", by="ada", role="admin").url
     assert newer != welcome
+    settled(app)
     assert Call(app, TOKEN).start().plays == ["http://localhost" + newer]
     lib.rollback(flow, "welcome", "en-GB")  # the previous version becomes the candidate
+    settled(app)
     assert Call(app, TOKEN).start().plays == ["http://localhost" + newer]
     publish(lib, flow, "welcome", "en-GB", by="ada", role="admin")
+    settled(app)
     assert Call(app, TOKEN).start().plays == ["http://localhost" + welcome]
 
 
@@ -107,7 +112,8 @@ def test_an_import_in_a_shell_reaches_the_running_service(app, lib, flow, tmp_pa
     done = import_in_shell(app, take, tmp_path)  # it publishes the recording: every rule passes
     assert done.returncode == 0, done.stdout + done.stderr
     assert "imported" in done.stdout
-    plays = Call(app, TOKEN).start().plays  # the service notices the manifest changed on disk
+    settled(app)  # the service notices the manifest changed on disk
+    plays = Call(app, TOKEN).start().plays
     url = lib.prompt(flow, "welcome", "en-GB").url
     assert url is not None
     assert plays == ["http://localhost" + url]
@@ -149,6 +155,7 @@ def test_a_file_deleted_by_hand_is_not_played(app, call, welcome: str) -> None:
 
 def test_a_broken_manifest_never_breaks_a_call(app, welcome: str) -> None:
     (Path(app.config["AUDIO_DIR"]) / "manifest.json").write_text("{ truncated")
+    settled(app)
     turn = Call(app, TOKEN).start()
     assert turn.status == 200
     assert turn.plays == []

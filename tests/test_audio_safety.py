@@ -16,6 +16,7 @@ from ivr.line.simulator import Call
 from ivr.services import services
 from tests.helpers.audio import ffmpeg, gtts_mp3, import_live, mock_google, voice_for
 from tests.helpers.languages import gather_state, install_audio, say_texts
+from tests.helpers.reload import settled
 from tests.helpers.twilio import TOKEN, post_signed, twiml
 
 
@@ -110,6 +111,7 @@ def test_rebuilt_audio_plays_once_staff_confirm_it(app, ivr, lib, flow, recorded
     root = audio_root(app)
     (root / "manifest.json").unlink()
     (root / "manifest.json.prev").unlink(missing_ok=True)
+    settled(app)
     status = ivr("prompts", "status", "--lang", "en-GB")
     assert status.exit_code == 0, status.output
     assert "rebuilt from the files after the manifest was lost" in status.output
@@ -125,6 +127,7 @@ def test_rebuilt_audio_plays_once_staff_confirm_it(app, ivr, lib, flow, recorded
     assert result.exit_code == 0, result.output
     row = lib.prompt(flow, "welcome", "en-GB")
     assert (row.url, row.state, row.source, row.rebuilt) == (recorded["first"], "fresh", "recording", False)
+    settled(app)
     assert Call(app, TOKEN).start().plays == ["http://localhost" + recorded["first"]]
     again = ivr("prompts", "confirm", "welcome")
     assert again.exit_code == 1 and "was not rebuilt" in again.output
@@ -138,6 +141,7 @@ def test_rendering_again_confirms_rebuilt_renders_that_come_out_the_same(app, iv
         files = wavs(root)
         (root / "manifest.json").unlink()
         (root / "manifest.json.prev").unlink(missing_ok=True)
+        settled(app)
         assert lib.prompt(flow, "welcome", "en-GB").state == "stale"  # rebuilt: nobody vouches for it
         assert ivr("prompts", "render", "--lang", "en-GB", "welcome", "opt_danger").exit_code == 0
     # gTTS made the very same bytes from today's text: that confirms them; no second copy is listed.
@@ -217,12 +221,14 @@ def test_a_deleted_file_is_spoken_at_the_next_answer(app, client, flow, welcome:
     path = audio_root(app) / welcome.removeprefix("/audio/")
     data = path.read_bytes()
     path.unlink()
-    turn = Call(app, TOKEN).start()  # the manifest did not change: the library notices by itself
+    settled(app)  # the manifest did not change: the library notices by itself
+    turn = Call(app, TOKEN).start()
     assert turn.plays == []
     assert flow.catalogue.text("welcome", "en-GB") in turn.says
     with client.get(welcome) as response:
         assert response.status_code == 404
     path.write_bytes(data)  # put back: it plays again
+    settled(app)
     assert Call(app, TOKEN).start().plays == ["http://localhost" + welcome]
 
 
@@ -239,6 +245,7 @@ def test_a_damaged_file_is_neither_served_nor_played(
     with client.get(welcome) as response:
         assert response.status_code == 404
         assert response.mimetype != "audio/wav"
+    settled(app)
     turn = Call(app, TOKEN).start()
     assert turn.plays == []
     assert flow.catalogue.text("welcome", "en-GB") in turn.says
@@ -261,6 +268,7 @@ def test_a_deleted_tigrinya_file_withdraws_tigrinya_and_moves_its_callers_to_eng
     assert "ti" in services(app).live.current().renderer.offered
 
     (audio_root(app) / str(lib.prompt(flow, "advice_999", "ti").url).removeprefix("/audio/")).unlink()
+    settled(app)
 
     greeting = twiml(post_signed(client, "/voice", {}))
     assert say_texts(greeting)[1] == flow.catalogue.text("advice_999", "en-GB")

@@ -8,6 +8,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from tests.helpers.audio import voice_for
+from tests.helpers.reload import settled
 
 
 def read_csv(path: Path) -> dict[str, dict[str, str]]:
@@ -72,6 +73,7 @@ def test_stale_lists_only_what_needs_recording(app, ivr, prompts_dir: Path, tmp_
     catalogue.write_text(
         catalogue.read_text().replace("main_menu_intro: Main menu.", "main_menu_intro: Menu.")
     )
+    settled(app)
     out = tmp_path / "script"
     result = ivr("prompts", "script", "--stale", "--out", str(out))
     assert result.exit_code == 0, result.output
@@ -88,6 +90,7 @@ def test_texts_are_escaped_in_the_html(app, ivr, prompts_dir: Path, tmp_path: Pa
             "main_menu_intro: Main menu.", "main_menu_intro: 'Main <b>menu</b> & more.'"
         )
     )
+    settled(app)
     out = tmp_path / "script"
     assert ivr("prompts", "script", "--out", str(out)).exit_code == 0
     page = (out / "script-en-GB.html").read_text(encoding="utf-8")

@@ -25,6 +25,7 @@ from ivr.cli import cli
 from ivr.flow import Problem
 from ivr.services import services
 from tests.helpers.prompts import edit
+from tests.helpers.reload import settled
 from tests.helpers.twilio import ROOT, post_signed, twiml
 
 # Problems that mean a check itself failed (the safety net caught it): never expected on any edit.
@@ -392,6 +393,7 @@ def test_a_running_line_keeps_its_last_good_flow(
     heard = _serves(client)
 
     case.apply(prompts_dir)
+    settled(app)
     assert _serves(client) == heard
     assert live.current().flow.version == version
     assert any(case.reason in p.reason for p in live.problems), "\n".join(map(str, live.problems))

@@ -24,6 +24,7 @@ from ivr.line import snapshot
 from ivr.services import services
 from tests.helpers.production import free_port, wait_until_up
 from tests.helpers.prompts import edit
+from tests.helpers.reload import settled
 from tests.helpers.twilio import ROOT, TOKEN, post_signed, sign, twiml
 
 BREAK = ("goto: learn_menu}", "goto: nowhere}")
@@ -78,8 +79,10 @@ def test_a_fixed_flow_goes_live_and_health_is_ok_again(app_config, prompts_dir: 
     )
     assert "on_disk" not in health
     edit(prompts_dir / "flow.yaml", *BREAK)
+    settled(app)
     assert client.get("/health").get_json()["status"] == "degraded"  # before any restart
     edit(prompts_dir / "flow.yaml", *reversed(BREAK))
+    settled(app)
     assert client.get("/health").get_json()["status"] == "ok"
 
 
@@ -92,8 +95,9 @@ def test_the_kept_copy_is_written_whole_and_old_copies_are_pruned(
     assert kept is not None and load(kept)[0].version == first
     for n in range(snapshot.KEEP + 2):
         edit(prompts_dir / "en-GB.yaml", "Main menu.", f"Main menu {n}.")
-        app.test_client().get("/health")
+        settled(app)
         edit(prompts_dir / "en-GB.yaml", f"Main menu {n}.", "Main menu.")
+    settled(app)
     versions = [p for p in (instance_dir / snapshot.FOLDER).iterdir() if not p.name.startswith(".")]
     assert len(versions) <= snapshot.KEEP
     serving = services(app).live.current().flow.version  # the last edit went live here

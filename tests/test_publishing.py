@@ -17,6 +17,7 @@ from ivr.services import services
 from tests.helpers.admin import https_client, make_users, sign_in
 from tests.helpers.audio import ffmpeg, gtts_mp3, make_voice, mock_google
 from tests.helpers.parts import missing
+from tests.helpers.reload import settled
 from tests.helpers.twilio import post_signed, twiml
 
 
@@ -46,6 +47,7 @@ def test_a_candidate_plays_nowhere_until_it_is_published(app, lib, flow, candida
     )
     done = ivr("prompts", "publish", "welcome")
     assert done.exit_code == 0, done.output
+    settled(app)
     plays = greeting_plays(app)
     assert len(plays) == 1 and "/audio/en-GB/welcome." in plays[0]
     assert ivr("prompts", "pending").output.startswith("No candidates")

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from ivr.services import services
+from tests.helpers.reload import settled
 from tests.helpers.twilio import post_signed, sign, twiml
 
 GATHER = "/voice/gather?node=main_menu&lang=en-GB&s=0&i=0"
@@ -97,8 +98,9 @@ def test_broken_prompt_files_keep_the_last_good_flow(app, client, prompts_dir, c
     version = live.current().flow.version
     heard = assert_menu_serves(client)
 
-    breakage(prompts_dir)
     with caplog.at_level(logging.ERROR, logger="ivr.line.live"):
+        breakage(prompts_dir)
+        settled(app)
         assert assert_menu_serves(client) == heard
 
     assert live.current().flow.version == version
@@ -114,10 +116,12 @@ def test_a_fixed_edit_is_served_after_a_broken_one(app, client, prompts_dir) -> 
     catalogue = prompts_dir / "en-GB.yaml"
     good = catalogue.read_text()
     replace(catalogue, "prompts: [broken\n")
+    settled(app)
     assert_menu_serves(client)
     assert live.problems
 
     replace(catalogue, good.replace("help_intro: ", "help_intro: Help and support. ", 1))
+    settled(app)
     assert "Help and support." in assert_menu_serves(client)
     assert live.problems == []
 

@@ -14,6 +14,7 @@ from flask import Flask
 from ivr.flow.queries import heard_prompts
 from ivr.services import services
 from tests.helpers.audio import ffmpeg
+from tests.helpers.reload import settled
 
 AUDIO_BASE = "https://line.example/audio"
 
@@ -44,6 +45,7 @@ def install_audio(
 
     Each is a copy of one real G.711 file made by ffmpeg, installed as a staff recording; `seconds`
     sets the length the manifest records for some prompts, by id (`welcome@slow` for the slow one).
+    Returns once the line plays them.
     """
     found = services(app)
     flow = found.live.current().flow
@@ -61,6 +63,7 @@ def install_audio(
                     shutil.copyfile(take, copy)
                     length = (seconds or {}).get(pid + ("@slow" if rate else ""), 0.4)
                     found.audio.install(flow, pid, lang, rate, copy, "recording", length, live=True)
+    settled(app)
 
 
 def root(text: str) -> ET.Element:
