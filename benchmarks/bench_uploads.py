@@ -20,7 +20,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -39,6 +38,7 @@ from twilio.request_validator import RequestValidator
 from ivr.audio import sound
 
 from .calls import TWILIO_PARAMS
+from .servers import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "benchmark-auth-token-0123456789abcdef"
@@ -62,13 +62,6 @@ class Kind:
     name: str
     bomb: str | None = None
     pause: float = 0.0
-
-
-def free_port() -> int:
-    """Return a TCP port nothing listens on now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def make_bombs(folder: Path) -> dict[str, Path]:

@@ -26,7 +26,7 @@ from typing import Any
 
 from .calls import Request, record_calls
 from .flowgen import generate
-from .webhooks import ROOT, TOKEN, Server, start
+from .servers import CONFIGS, ROOT, TOKEN, Server, start
 
 # Each edit rewrites the first generated topic's text with the next of these words.
 WORDS = ("short", "brief", "quick", "plain", "clear", "simple")
@@ -70,7 +70,7 @@ def measure(
         if worker_tmp_dir:
             extra = f"--worker-tmp-dir {worker_tmp_dir}"
             env["GUNICORN_CMD_ARGS"] = f"{env.get('GUNICORN_CMD_ARGS', '')} {extra}".strip()
-        server = start("service", workers, threads, env, tmp / "gunicorn.log")
+        server = start(CONFIGS["gunicorn-gthread"], "service", workers, threads, env, tmp)
         try:
             with _environment(env):
                 requests = record_calls(f"http://127.0.0.1:{server.port}", TOKEN, calls=16)

@@ -64,16 +64,6 @@ class Pair:
         return [r for r in self.saturated if r["balanced"]] or self.saturated
 
 
-def start(name: str, workers: int, threads: int, env: dict[str, str], log: Path) -> Server:
-    """Start gunicorn gthread, as deployed, serving one app; return once /health answers 200.
-
-    For other benchmarks (benchmarks/reload.py): `name` is an app of servers.APPS ("ceiling" is
-    the constant one), and the server's log and request counters go beside `log`.
-    """
-    app = "constant" if name == "ceiling" else name
-    return servers.start(CONFIGS["gunicorn-gthread"], app, workers, threads, env, log.parent)
-
-
 def load(
     server: Server,
     script: Path,
