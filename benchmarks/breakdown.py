@@ -72,6 +72,7 @@ def _reading_ceiling() -> Flask:
 
 
 FAIR = "fair ceiling: form, signature, constant TwiML"
+SERVICE = "service (journeys to SQLite, writer incl.)"
 
 
 def breakdown() -> list[tuple[str, float]]:
@@ -79,7 +80,13 @@ def breakdown() -> list[tuple[str, float]]:
     requests = record_calls(f"http://{HOST}", TOKEN)
     environs = _environs(requests)
     with tempfile.TemporaryDirectory() as tmp:
-        config = {"SECRET_KEY": "x", "DATABASE_URL": f"sqlite:///{Path(tmp) / 'j.db'}", "JOURNEYS": 0}
+        # The line as deployed: its workers carry no console (deploy/ivr.service sets IVR_CONSOLE=0).
+        config = {
+            "SECRET_KEY": "x",
+            "DATABASE_URL": f"sqlite:///{Path(tmp) / 'j.db'}",
+            "JOURNEYS": 0,
+            "CONSOLE": 0,
+        }
         unsigned = create_app({**config, "TWILIO_AUTH_TOKEN": ""})
         signed = create_app({**config, "TWILIO_AUTH_TOKEN": TOKEN})
         recording = create_app({**config, "TWILIO_AUTH_TOKEN": TOKEN, "JOURNEYS": 1})
@@ -89,7 +96,7 @@ def breakdown() -> list[tuple[str, float]]:
             (FAIR, ceiling.create_fair_app(TOKEN)),
             ("service, no signature check, no journeys", unsigned),
             ("service, no journeys", signed),
-            ("service (journeys to SQLite, writer incl.)", recording),
+            (SERVICE, recording),
         ]
         best = {name: float("inf") for name, _ in stages}
         for _ in range(PASSES):  # stages interleaved, so that noise falls on all of them
@@ -107,8 +114,9 @@ def report() -> None:
     print(f"  {'':48}{'':10}  ceiling/this  fair/this")
     for name, micros in rows:
         print(f"  {name:48}{micros:7.0f} us   {base / micros:10.2f} {fair / micros:10.2f}")
-    service = dict(rows)["service, no journeys"]
-    print(f"\nservice (signed, journeys off) against the fair ceiling: {fair / service:.2f} (target >= 0.95)")
+    found = dict(rows)
+    print(f"\nservice against the fair ceiling: {fair / found[SERVICE]:.2f} (target >= 0.95)")
+    print(f"the same with journeys off: {fair / found['service, no journeys']:.2f}")
 
 
 if __name__ == "__main__":

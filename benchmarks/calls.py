@@ -99,6 +99,7 @@ local rows = {
 -- ROWS
 }
 local requests = {}
+local closing = {}
 local index = 0
 local thread_id = 0
 local counter = 0
@@ -110,14 +111,24 @@ end
 
 function init(args)
   for i, row in ipairs(rows) do
-    requests[i] = wrk.format("POST", row[1], {
+    local headers = {
       ["Host"] = "HOST",
       ["Content-Type"] = "application/x-www-form-urlencoded",
       ["X-Twilio-Signature"] = row[3],
-    }, row[2])
+    }
+    requests[i] = wrk.format("POST", row[1], headers, row[2])
+    headers["Connection"] = "close"
+    closing[i] = wrk.format("POST", row[1], headers, row[2])
   end
   index = (thread_id * 97) % #requests
 end
+
+-- RECYCLE > 0: every RECYCLE-th request asks the server to close its connection, and wrk opens a
+-- new one, as a proxy retires an upstream connection after so many requests (nginx's
+-- keepalive_requests). New connections land on whichever worker accepts them, so no round keeps
+-- all its connections on one worker for its whole length.
+local recycle = math.floor(tonumber(os.getenv("RECYCLE") or "0") or 0)
+local sent = 0
 
 -- PAUSE_MS > 0 paces each connection: it waits that long between its requests.
 local pause = math.floor(tonumber(os.getenv("PAUSE_MS") or "0") or 0)
@@ -129,6 +140,10 @@ end
 
 function request()
   index = index % #requests + 1
+  sent = sent + 1
+  if recycle > 0 and sent % recycle == 0 then
+    return closing[index]
+  end
   return requests[index]
 end
 

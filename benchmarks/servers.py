@@ -213,6 +213,7 @@ def environment(folder: Path) -> dict[str, str]:
         "IVR_INSTANCE_DIR": str(folder),
         "IVR_DATABASE_URL": f"sqlite:///{folder / 'journeys.db'}",
         "PROMETHEUS_MULTIPROC_DIR": str(folder / "metrics"),  # as deploy/gunicorn.conf.py sets it
+        "IVR_CONSOLE": "0",  # as deploy/ivr.service runs the line: the console runs apart
     }
 
 

@@ -20,6 +20,7 @@ import argparse
 import importlib
 import importlib.util
 import json
+import math
 import os
 import shutil
 import statistics
@@ -60,8 +61,8 @@ class Pair:
     rss: list[float] = field(default_factory=list)
 
     def kept(self) -> list[dict[str, float]]:
-        """The saturated rounds both workers shared; all of them if none was shared."""
-        return [r for r in self.saturated if r["balanced"]] or self.saturated
+        """The saturated rounds both workers shared (none, if every round landed on one worker)."""
+        return [r for r in self.saturated if r["balanced"]]
 
 
 def load(
@@ -72,8 +73,11 @@ def load(
     wrk_threads: int,
     workers: int,
     pause_ms: float = 0,
+    recycle: int = 0,
 ) -> dict[str, float]:
     """Drive a server with wrk for a bounded time (each connection pausing pause_ms); return its summary.
+
+    With `recycle`, every recycle-th request closes its connection and wrk opens another.
 
     The summary adds req/s, the server's CPU per request and the smallest share of the requests any
     worker served; a round is balanced when every worker served at least half its even share.
@@ -83,7 +87,7 @@ def load(
         "-s", str(script), f"http://{server.host}",
     ]  # fmt: skip
     counts, cpu = server.counts(), server.cpu_seconds()
-    env = {**os.environ, "PAUSE_MS": str(pause_ms)}
+    env = {**os.environ, "PAUSE_MS": str(pause_ms), "RECYCLE": str(recycle)}
     out = subprocess.run(
         command, capture_output=True, text=True, timeout=seconds + 30, check=True, env=env
     ).stdout
@@ -182,7 +186,14 @@ def measure(
 
         def run(pair: Pair, seconds: int, pause_ms: float = 0) -> dict[str, float]:
             return load(
-                pair.server, pair.script, args.connections, seconds, args.wrk_threads, args.workers, pause_ms
+                pair.server,
+                pair.script,
+                args.connections,
+                seconds,
+                args.wrk_threads,
+                args.workers,
+                pause_ms,
+                args.recycle,
             )
 
         _progress(f"warming up {len(pairs)} servers")
@@ -198,7 +209,7 @@ def measure(
                 pairs[key].saturated.append(run(pairs[key], args.seconds))
             for key in rotated if pause else []:
                 pairs[key].paced.append(run(pairs[key], args.seconds, pause))
-        for n in range(args.rounds):  # make-up rounds for the saturated rounds dropped
+        for n in range(2 * args.rounds):  # make-up rounds for the saturated rounds dropped
             short = [k for k in order if sum(r["balanced"] for r in pairs[k].saturated) < args.rounds]
             if not short:
                 break
@@ -250,9 +261,13 @@ def _server_table(name: str, pairs: dict[tuple[str, str], Pair], args: argparse.
     rps = {app: _median(pairs[name, app].kept(), "rps") for app in APPS}
     cpu = {app: _median(pairs[name, app].kept(), "cpu_us") for app in APPS}
     ratio = rps["service"] / rps["fair"]
+    if math.isnan(ratio):
+        verdict = "not measured: every round of the service or of the fair ceiling landed on one worker"
+    else:
+        verdict = "met" if ratio >= RATIO_TARGET else "NOT met"
     print(
-        f"service / fair ceiling: req/s {ratio:.2f} ({'met' if ratio >= RATIO_TARGET else 'NOT met'}: "
-        f">= {RATIO_TARGET}), CPU {cpu['fair'] / cpu['service']:.2f}; service / constant: req/s "
+        f"service / fair ceiling: req/s {ratio:.2f} ({verdict}: >= {RATIO_TARGET}), "
+        f"CPU {cpu['fair'] / cpu['service']:.2f}; service / constant: req/s "
         f"{rps['service'] / rps['constant']:.2f}, CPU {cpu['constant'] / cpu['service']:.2f}; "
         f"journeys on / off: req/s {rps['service'] / rps['no-journey']:.2f}"
     )
@@ -361,6 +376,12 @@ def main(argv: list[str] | None = None) -> None:
         "--paced-rate", type=float, default=300, help="offered req/s of the paced rounds (0 skips them)"
     )
     parser.add_argument("--wrk-threads", type=int, default=1, help="wrk's own threads")
+    parser.add_argument(
+        "--recycle",
+        type=int,
+        default=100,
+        help="every this many requests one connection is closed and opened again (0: never)",
+    )
     parser.add_argument("--slow", type=int, default=50, help="slow clients held open (0 skips the test)")
     parser.add_argument(
         "--check-sizes", default="1000,5000,10000", help="flow sizes for `ivr check` ('' skips)"
@@ -390,7 +411,8 @@ def main(argv: list[str] | None = None) -> None:
         pause = args.connections * 1000 / args.paced_rate if args.paced_rate else 0
         print(
             f"load: signed requests from realistic call paths replayed by wrk over {args.connections} "
-            f"keep-alive connections; {os.cpu_count()} cores (load average before/after: {load_before:.1f}/"
+            f"keep-alive connections (every {args.recycle}th request closes its connection: wrk opens "
+            f"another)\n{os.cpu_count()} cores (load average before/after: {load_before:.1f}/"
             f"{os.getloadavg()[0]:.1f}); {args.workers} workers per server; {args.rounds} rounds x "
             f"{args.seconds} s per app and mode,\nalternating over servers and apps; paced: each connection "
             f"pauses {pause:.0f} ms (about {args.paced_rate:g} req/s); saturated rounds one worker served "

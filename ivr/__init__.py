@@ -117,11 +117,18 @@ HSTS = "max-age=63072000; includeSubDomains"
 
 
 def _security_headers(response: Response) -> Response:
-    """Add the security headers to every response (HSTS when the request came over https)."""
+    """Add the security headers to every response (HSTS when the request came over https).
+
+    A header the response already has is kept. (Headers.setdefault raises and catches a KeyError
+    for every header that is absent: on a webhook that cost more than the headers themselves.)
+    """
+    headers = response.headers
+    present = {name.lower() for name in headers.keys()}
     for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
-    if request.is_secure:
-        response.headers.setdefault("Strict-Transport-Security", HSTS)
+        if name.lower() not in present:
+            headers.add(name, value)
+    if request.is_secure and "strict-transport-security" not in present:
+        headers.add("Strict-Transport-Security", HSTS)
     return response
 
 

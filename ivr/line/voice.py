@@ -40,13 +40,14 @@ CALLER_ID = re.compile(r"^\+[1-9]\d{6,14}$")
 @bp.before_request
 def check_signature() -> None:
     """Refuse any request Twilio did not sign, whenever an auth token is configured."""
-    request.environ["ivr.began"] = time.perf_counter()
+    req = request._get_current_object()  # type: ignore[attr-defined]  # the request, not its proxy
+    req.environ["ivr.began"] = time.perf_counter()
     validator = services().validator
     if validator is None:
         return
-    signature = request.headers.get("X-Twilio-Signature", "")
-    params = _form() if request.method == "POST" else MultiDict()
-    if not signature or not signatures.valid(validator, request, params, signature):
+    signature = req.environ.get("HTTP_X_TWILIO_SIGNATURE", "")
+    params = _form() if req.method == "POST" else MultiDict()
+    if not signature or not signatures.valid(validator, req, params, signature):
         log.warning(
             "refused a %s request to %s without a valid Twilio signature", request.method, request.path
         )
@@ -57,11 +58,10 @@ def check_signature() -> None:
 @bp.after_request
 def timed(response: Response) -> Response:
     """Add how long the answer took to the webhook latency histogram."""
-    began = request.environ.get("ivr.began")
-    if began is not None and request.endpoint:
-        metrics.WEBHOOK_SECONDS.labels(request.endpoint.removeprefix("voice.")).observe(
-            time.perf_counter() - began
-        )
+    req = request._get_current_object()  # type: ignore[attr-defined]  # the request, not its proxy
+    began, endpoint = req.environ.get("ivr.began"), req.endpoint
+    if began is not None and endpoint:
+        metrics.WEBHOOK_SECONDS.labels(endpoint.removeprefix("voice.")).observe(time.perf_counter() - began)
     return response
 
 
@@ -167,33 +167,55 @@ def _live() -> Live:
     """Return what serves this request: looked up once, so one request sees one flow throughout."""
     # Kept with the request, not in `g`: a request made inside another's app context (the console's
     # simulator, `ivr simulate`) shares that context's `g`.
-    found = request.environ.get("ivr.live")
+    environ = request.environ
+    found = environ.get("ivr.live")
     if found is None:
-        found = request.environ["ivr.live"] = services().live.current()
+        found = environ["ivr.live"] = services().live.current()
     return found  # type: ignore[no-any-return]
 
 
 def _form() -> MultiDict[str, str]:
     """Return Twilio's form, read once from the body (a webhook's form is small and flat)."""
-    found = request.environ.get("ivr.form")
+    environ = request.environ
+    found = environ.get("ivr.form")
     if found is None:
+        req = request._get_current_object()  # type: ignore[attr-defined]  # the request, not its proxy
         body = b""
-        if request.method == "POST" and request.mimetype == "application/x-www-form-urlencoded":
-            body = request.get_data(cache=True)  # MAX_CONTENT_LENGTH holds: a larger body is a 413
-        found = MultiDict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
-        request.environ["ivr.form"] = found
+        if req.method == "POST" and req.mimetype == "application/x-www-form-urlencoded":
+            body = req.get_data(cache=True)  # MAX_CONTENT_LENGTH holds: a larger body is a 413
+        found = environ["ivr.form"] = MultiDict(
+            parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
+        )
     return found  # type: ignore[no-any-return]
+
+
+def _firsts(key: str, values: Callable[[], MultiDict[str, str]]) -> dict[str, str]:
+    """Return the first value of each parameter as a plain dict, built once per request.
+
+    A MultiDict's `get` raises (and catches) an exception for every name that is absent, which
+    costs more than the lookup; most of the names a webhook asks for are absent from its query.
+    """
+    environ = request.environ
+    found = environ.get(key)
+    if found is None:
+        found = environ[key] = dict(values().items())
+    return found  # type: ignore[no-any-return]
+
+
+def _query() -> dict[str, str]:
+    """Return the action URL's query parameters (the call's state: node, lang, counters)."""
+    return _firsts("ivr.query", lambda: request.args)
 
 
 def _value(name: str, default: str = "") -> str:
     """Return a parameter Twilio sent: in the action URL's query first, else in the form."""
-    found = request.args.get(name)
-    return found if found is not None else _form().get(name, default)
+    found = _query().get(name)
+    return found if found is not None else _firsts("ivr.fields", _form).get(name, default)
 
 
 def _state() -> State:
     live = _live()
-    args = request.args
+    args = _query()
     node = args.get("node", "")
     lang = args.get("lang", "")
     return State(
@@ -212,7 +234,7 @@ def _withdrawn(next_step: FlowStep) -> FlowStep:
     They go on in the default language; before anything else they hear the 999 advice in it.
     """
     live = _live()
-    asked = request.args.get("lang", "")
+    asked = _query().get("lang", "")
     flow = live.flow
     if not asked or asked in live.renderer.offered or asked not in flow.voices or next_step.lang:
         return next_step
