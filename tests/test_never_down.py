@@ -104,6 +104,26 @@ def test_the_kept_copy_is_written_whole_and_old_copies_are_pruned(
     assert load(snapshot.last_good(instance_dir))[0].version == serving == first
 
 
+def test_keeping_a_version_leaves_another_live_worker_s_copy_alone_and_clears_a_dead_one_s(
+    app_config, prompts_dir, instance_dir, caplog
+) -> None:
+    app = create_app(app_config)
+    settled(app)
+    base = instance_dir / snapshot.FOLDER
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()
+    live = base / f"{snapshot.COPY_PREFIX}{os.getppid()}-making"  # a worker still copying
+    dead = base / f"{snapshot.COPY_PREFIX}{ended.pid}-left"  # a worker killed mid-copy
+    for folder in (live, dead):
+        folder.mkdir()
+        (folder / "flow.yaml").write_text("half a copy")
+    edit(prompts_dir / "en-GB.yaml", "main_menu_intro: Main menu.", "main_menu_intro: Main menu, kept.")
+    settled(app)
+    assert "Main menu, kept." in services(app).live.current().flow.catalogue.raw("main_menu_intro", "en-GB")
+    assert live.is_dir() and not dead.exists()
+    assert "could not be kept" not in caplog.text
+
+
 def test_the_last_resort_passes_every_rule_and_says_what_the_shipped_prompts_say() -> None:
     flow, problems = load(snapshot.LAST_RESORT)
     assert problems == [] and flow is not None

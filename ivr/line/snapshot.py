@@ -12,6 +12,7 @@ import logging
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 from ..flow import FLOW_FILE, Flow, parse
@@ -21,6 +22,8 @@ log = logging.getLogger(__name__)
 FOLDER = "flows"  # instance/flows/<version>/: the files of each version that went live
 CURRENT = "last-good-flow"  # instance/last-good-flow -> flows/<version>, swapped atomically
 KEEP = 5
+COPY_PREFIX = ".copy-"  # flows/.copy-<pid>-<random>: a version being copied by the worker <pid>
+STALE_COPY_SECONDS = 3600  # a copy takes milliseconds: one this old was abandoned, whatever its pid
 LAST_RESORT = Path(__file__).resolve().parent / "last_resort"
 
 
@@ -50,7 +53,7 @@ def save(instance: Path, flow: Flow) -> Path | None:
 
 def _copy(source: Path, base: Path, version: str) -> bool:
     """Copy a prompts folder's YAML files into flows/<version>, whole or not at all."""
-    work = Path(tempfile.mkdtemp(dir=base, prefix=".copy-"))
+    work = Path(tempfile.mkdtemp(dir=base, prefix=f"{COPY_PREFIX}{os.getpid()}-"))
     try:
         for file in sorted(source.glob("*.yaml")):
             shutil.copyfile(file, work / file.name)
@@ -68,16 +71,45 @@ def _copy(source: Path, base: Path, version: str) -> bool:
 
 
 def _prune(base: Path, keep: set[str]) -> None:
-    versions = sorted(
-        (p for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")),
-        key=lambda p: p.stat().st_mtime,
-        reverse=True,
-    )
-    for old in versions[KEEP:]:
+    """Delete all but the newest KEEP versions, and the copies that workers which died left behind.
+
+    Other workers keep versions and prune at the same time: a folder that goes away meanwhile is
+    no fault, and a copy still being made by a live worker is left alone.
+    """
+    dated = [
+        (when, p) for p in base.iterdir() if not p.name.startswith(".") and (when := _mtime(p)) is not None
+    ]
+    for _, old in sorted(dated, reverse=True)[KEEP:]:
         if old.name not in keep:
             shutil.rmtree(old, ignore_errors=True)
-    for leftover in base.glob(".copy-*"):  # a copy a killed worker left behind
-        shutil.rmtree(leftover, ignore_errors=True)
+    for leftover in base.glob(f"{COPY_PREFIX}*"):
+        if _abandoned(leftover):
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _mtime(path: Path) -> float | None:
+    """Return when a version folder last changed; None if it is not one (or no longer exists)."""
+    try:
+        return path.stat().st_mtime if path.is_dir() else None
+    except OSError:
+        return None
+
+
+def _abandoned(copy: Path) -> bool:
+    """Tell whether a copy's worker is gone: its pid (in the name) has ended, or it is an hour old."""
+    when = _mtime(copy)
+    if when is None:
+        return False  # finished or removed meanwhile
+    pid = copy.name.removeprefix(COPY_PREFIX).partition("-")[0]
+    if not pid.isdigit() or time.time() - when > STALE_COPY_SECONDS:
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False  # alive, another user's (not ours to judge)
+    return False
 
 
 def _fsync_folder(folder: Path) -> None:
