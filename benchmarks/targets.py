@@ -19,8 +19,6 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from ivr import create_app
-
 from . import ceiling
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -80,4 +78,7 @@ def fair() -> WSGIApp:
 
 def service() -> WSGIApp:
     """The line as deployed (`ivr:create_app()`); IVR_JOURNEYS=0 in the environment turns journeys off."""
+    # Imported here, not at the top: a ceiling's start-up must not include the line's imports.
+    from ivr import create_app
+
     return _counted(create_app())

@@ -15,7 +15,7 @@ from benchmarks import ceiling, reliability, servers, slowclients
 from benchmarks.calls import PATHS, lua_script, record_calls
 from benchmarks.flowgen import generate
 from benchmarks.targets import Counted, read_counts
-from benchmarks.webhooks import Candidate, choose, least_share
+from benchmarks.webhooks import SHIPPED, Candidate, choose, least_share
 from ivr import checks
 from ivr.cli import cli
 from tests.helpers.twilio import ROOT
@@ -59,6 +59,16 @@ def test_the_winner_is_the_fastest_eligible_server_and_a_tie_goes_to_the_one_tha
         None,
         [],
     )
+
+
+def test_a_tie_within_the_noise_keeps_the_shipped_server_and_a_clear_difference_does_not() -> None:
+    shipped = Candidate(clean=True, rps=5000, paced_p99_ms=5.1, slow_ok=False)
+    other = Candidate(clean=True, rps=5100, paced_p99_ms=4.2, slow_ok=False)
+    assert choose({SHIPPED: shipped, "sync": other}) == (SHIPPED, [SHIPPED, "sync"])
+    quicker = Candidate(clean=True, rps=5100, paced_p99_ms=2.0, slow_ok=False)
+    assert choose({SHIPPED: shipped, "sync": quicker}) == ("sync", [SHIPPED, "sync"])
+    faster = Candidate(clean=True, rps=9000, paced_p99_ms=5.0, slow_ok=False)
+    assert choose({SHIPPED: shipped, "granian": faster}) == ("granian", ["granian"])
 
 
 def test_a_server_that_lost_a_webhook_on_reload_or_went_down_when_workers_were_killed_is_not_eligible() -> (
