@@ -16,6 +16,10 @@ threads = 4
 timeout = 30
 graceful_timeout = 20
 keepalive = 75  # Twilio keeps connections open between the webhooks of a call
+# Each worker proves it is alive by touching a file in this folder between requests; on a
+# disk-backed /tmp a busy disk can hold that up and get a healthy worker killed as hung. Memory
+# cannot, so the heartbeat goes to /dev/shm where there is one, as gunicorn's docs advise.
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 # Trust no proxy header here: the line trusts exactly what IVR_PROXY_FIX says, in one place.
 forwarded_allow_ips = ""
 

@@ -86,6 +86,7 @@ def test_the_gunicorn_config_is_the_one_the_readme_runs(monkeypatch: pytest.Monk
     exec(compile((DEPLOY / "gunicorn.conf.py").read_text(), "gunicorn.conf.py", "exec"), namespace)  # noqa: S102
     assert namespace["worker_class"] == "gthread" and namespace["bind"] == "127.0.0.1:8000"
     assert namespace["forwarded_allow_ips"] == ""  # only IVR_PROXY_FIX decides whom to trust
+    assert namespace["worker_tmp_dir"] == "/dev/shm"  # the workers' heartbeat never waits for a disk
     assert "%(U)s" in str(namespace["access_log_format"]) and "%(r)s" not in str(
         namespace["access_log_format"]
     )

@@ -18,6 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from ivr import create_app
 from ivr.line.simulator import run
 from tests.helpers.production import free_port, wait_until_up
+from tests.helpers.reload import settled
 from tests.helpers.twilio import ROOT, TOKEN
 
 SCRAPER = "metrics-token-0123456789"
@@ -66,7 +67,8 @@ def test_a_refused_edit_and_the_safe_answer_are_counted(monitored, prompts_dir: 
     client = monitored.test_client()
     flow_file = prompts_dir / "flow.yaml"
     flow_file.write_text(flow_file.read_text().replace("goto: learn_menu}", "goto: nowhere}"))
-    client.get("/health")
+    settled(monitored)  # the watcher has judged the edit (and refused it)
+    assert client.get("/health").get_json()["status"] == "degraded"
     client.post("/voice/fallback")  # unsigned: refused, and counted
     samples = scrape(monitored)
     assert value(samples, "ivr_flow_on_disk_refused") == 1

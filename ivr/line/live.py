@@ -71,6 +71,11 @@ class Live:
     source: str = SOURCE_FILES
     problems: tuple[Problem, ...] = ()
 
+    @property
+    def degraded(self) -> bool:
+        """Tell whether this serves anything but the files on disk (they are refused)."""
+        return bool(self.problems) or self.source != SOURCE_FILES
+
 
 class LiveFlow:
     """Serve the last valid flow; pick up edits to prompts/ and to the audio without a restart."""
@@ -155,8 +160,7 @@ class LiveFlow:
     @property
     def degraded(self) -> bool:
         """Tell whether the line serves anything but the files on disk (they are refused)."""
-        live = self._live
-        return bool(live.problems) or live.source != SOURCE_FILES
+        return self._live.degraded
 
     # -- the watcher ---------------------------------------------------------------------------
 

@@ -21,11 +21,11 @@ bp = Blueprint("monitoring", __name__)
 def health() -> dict[str, Any]:
     """Tell a load balancer the service answers; tell monitoring what it serves, and why if degraded."""
     found = services()
-    live = found.live
-    version = live.current().flow.version
+    live = found.live.current()  # read once: a flow swapped meanwhile cannot mix into the answer
     journeys = found.journeys.health() if found.journeys is not None else None
     dropping = bool(journeys and journeys.get("outage"))
-    body: dict[str, Any] = {"status": "degraded" if live.degraded or dropping else "ok", "flow": version}
+    body: dict[str, Any] = {"status": "degraded" if live.degraded or dropping else "ok"}
+    body["flow"] = live.flow.version
     body["serving"] = live.source
     if live.problems:
         body["on_disk"] = {
