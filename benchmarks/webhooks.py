@@ -39,6 +39,7 @@ from .slowclients import SlowResult
 
 P99_TARGET_MS = 10.0
 RATIO_TARGET = 0.95
+STARTUP_TARGET = 2.0  # the service's start-up (first /health 200) against the constant app's
 TIE = 0.05  # throughputs within 5% of the best count as equal in the winner's rule
 P99_TIE = 0.25  # so do paced p99s within 25% of the best: on a shared machine that much is noise
 SHIPPED = "gunicorn-gthread"  # what deploy/ runs: it stays unless another server is clearly better
@@ -278,6 +279,11 @@ def _server_table(name: str, pairs: dict[tuple[str, str], Pair], args: argparse.
         f"CPU {cpu['fair'] / cpu['service']:.2f}; service / constant: req/s "
         f"{rps['service'] / rps['constant']:.2f}, CPU {cpu['constant'] / cpu['service']:.2f}; "
         f"journeys on / off: req/s {rps['service'] / rps['no-journey']:.2f}"
+    )
+    startup = pairs[name, "service"].server.startup_s / pairs[name, "constant"].server.startup_s
+    print(
+        f"start-up: service / constant {startup:.1f}x "
+        f"({'met' if startup <= STARTUP_TARGET else 'NOT met'}: <= {STARTUP_TARGET:g}x)"
     )
 
 
