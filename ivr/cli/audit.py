@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 
 import click
 from flask.cli import AppGroup, with_appcontext
@@ -12,17 +12,9 @@ from .. import audit as auditlog
 from ..db import describe
 from ..services import services
 from .errors import retention_days
+from .options import day
 
 SHOWN = 1000  # the newest entries printed as text; --csv prints every one that matches
-
-
-def _day(_ctx: click.Context, _param: click.Parameter, value: str | None) -> date | None:
-    if value is None:
-        return None
-    try:
-        return datetime.strptime(value, "%Y-%m-%d").date()
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date like 2026-01-31") from None
 
 
 def _line(entry: auditlog.Entry) -> str:
@@ -33,8 +25,8 @@ def _line(entry: auditlog.Entry) -> str:
 
 
 @click.group("audit", cls=AppGroup, invoke_without_command=True)
-@click.option("--since", callback=_day, metavar="DATE", help="First day (UTC) to show, YYYY-MM-DD.")
-@click.option("--until", callback=_day, metavar="DATE", help="Last day (UTC) to show, YYYY-MM-DD.")
+@click.option("--since", callback=day, metavar="DATE", help="First day (UTC) to show, YYYY-MM-DD.")
+@click.option("--until", callback=day, metavar="DATE", help="Last day (UTC) to show, YYYY-MM-DD.")
 @click.option("--who", metavar="NAME", help="Only what this account (or shell:USER) did.")
 @click.option("--action", type=click.Choice(auditlog.ACTIONS), help="Only this kind of action.")
 @click.option("--csv", "as_csv", is_flag=True, help="Print CSV (at,who,action,subject,detail,address).")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 
 import click
 from flask.cli import AppGroup, with_appcontext
@@ -14,6 +14,7 @@ from ..journeys.events import DEFAULT_RETENTION_DAYS
 from ..journeys.store import JourneyStore
 from ..services import services
 from .errors import retention_days
+from .options import day
 
 journeys_cli = AppGroup("journeys", help="The anonymous call-journey store.")
 
@@ -45,18 +46,9 @@ def purge(days: int | None) -> None:
     click.echo(f"deleted {deleted.old} journey event(s) older than {days} day(s){ahead}")
 
 
-def _day(_ctx: click.Context, _param: click.Parameter, value: str | None) -> date | None:
-    if value is None:
-        return None
-    try:
-        return datetime.strptime(value, "%Y-%m-%d").date()
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date like 2026-01-31") from None
-
-
 @click.command("report")
-@click.option("--since", callback=_day, metavar="DATE", help="First day (UTC) of calls to count, YYYY-MM-DD.")
-@click.option("--until", callback=_day, metavar="DATE", help="Last day (UTC) of calls to count, YYYY-MM-DD.")
+@click.option("--since", callback=day, metavar="DATE", help="First day (UTC) of calls to count, YYYY-MM-DD.")
+@click.option("--until", callback=day, metavar="DATE", help="Last day (UTC) of calls to count, YYYY-MM-DD.")
 @click.option("--csv", "as_csv", is_flag=True, help="Print CSV (figure,item,detail,value) instead of text.")
 @click.option(
     "--include-simulated", "simulated", is_flag=True, help="Count calls played in the simulator too."
