@@ -241,8 +241,10 @@ def test_confirming_rebuilt_audio_is_recorded(app, ivr, lib, tmp_path: Path) -> 
     make_playing(app, "welcome", voice(tmp_path / "one.wav", 0.8))
     make_playing(app, "welcome", voice(tmp_path / "two.wav", 1.4))
     root = Path(app.config["AUDIO_DIR"])
-    (root / "manifest.json").unlink()
+    # The previous manifest first: a manifest missing while its previous one is still there is
+    # rebuilt from that, and the app's watcher may look in between.
     (root / "manifest.json.prev").unlink(missing_ok=True)
+    (root / "manifest.json").unlink()
     assert ivr("prompts", "status").exit_code == 0  # the library rebuilds its manifest from the files
     result = ivr("prompts", "confirm", "welcome")
     assert result.exit_code == 0, result.output
