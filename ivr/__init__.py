@@ -26,9 +26,6 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import db, logs
-from .admin import init_app as init_admin
-from .admin.sessions import SessionInterface
-from .admin.throttle import LoginLimiter
 from .audio import routes as audio_routes
 from .audio.library import AudioLibrary
 from .journeys.store import JourneyStore
@@ -58,7 +55,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.from_mapping(settings.config(), MAX_CONTENT_LENGTH=MAX_WEBHOOK_BYTES)
     if test_config:
         app.config.from_mapping({k: v for k, v in test_config.items() if k not in app.config})
-    app.session_interface = SessionInterface()
     if settings.proxy_fix:
         # Behind a TLS-terminating proxy: trust one hop's X-Forwarded-Proto/Host, so that the
         # URL we check signatures against is the https URL Twilio signed.
@@ -68,11 +64,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
             "TWILIO_AUTH_TOKEN is not set: /voice requests are NOT being verified. "
             "Set it before this line takes real calls."
         )
-    attach(app, _services(app, settings))
+    found = _services(app, settings)
+    attach(app, found)
     app.register_blueprint(voice.bp)
     app.register_blueprint(monitoring.bp)
     if settings.console:
-        init_admin(app)
+        _with_console(app, found)
     app.register_blueprint(audio_routes.bp)
     _register_errors(app)
     app.after_request(_security_headers)
@@ -100,10 +97,25 @@ def _services(app: Flask, settings: Settings) -> Services:
         # Nothing touches the database at start: the writer creates the schema before its first insert.
         journeys=JourneyStore(engine, settings.secret_key) if settings.journeys else None,
         retries=RecentTokens(),
-        login_limiter=LoginLimiter(
-            settings.admin_login_limit, settings.admin_limit_storage, settings.admin_account_limit
-        ),
     )
+
+
+def _with_console(app: Flask, found: Services) -> None:
+    """Add the staff console: its sessions, its sign-in limits, its pages.
+
+    Imported here, and only here: the line's own workers run without it (IVR_CONSOLE=0, the console
+    runs apart) and so never load its code, which takes about 50 ms off their start.
+    """
+    from .admin import init_app
+    from .admin.sessions import SessionInterface
+    from .admin.throttle import LoginLimiter
+
+    settings = found.settings
+    app.session_interface = SessionInterface()
+    found.login_limiter = LoginLimiter(
+        settings.admin_login_limit, settings.admin_limit_storage, settings.admin_account_limit
+    )
+    init_app(app)
 
 
 # Sent with every response; the console's pages add their own stricter policy first (ivr/admin/console.py).

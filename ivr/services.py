@@ -36,7 +36,7 @@ class Services:
     validator: RequestValidator | None
     journeys: JourneyStore | None
     retries: RecentTokens
-    login_limiter: LoginLimiter
+    login_limiter: LoginLimiter | None = None  # built with the console (none in the line's own workers)
     admin_tables: bool = field(default=False)  # the accounts table is known to exist
 
 

@@ -3,7 +3,10 @@ processes and everything else to the line's, which have no console at all."""
 
 from __future__ import annotations
 
+import os
 import ssl
+import subprocess
+import sys
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -12,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.production import production
-from tests.helpers.twilio import sign
+from tests.helpers.twilio import ROOT, sign
 
 INSECURE = ssl.create_default_context()
 INSECURE.check_hostname = False
@@ -64,3 +67,24 @@ def test_the_console_runs_at_a_lower_priority(deployed) -> None:  # type: ignore
         return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
 
     assert niceness(deployed.console.pid) == 10 and niceness(deployed.gunicorn.pid) == 0
+
+
+def test_the_line_s_own_workers_never_load_the_console(tmp_path: Path) -> None:
+    """With IVR_CONSOLE=0 (deploy/ivr.service) a worker imports none of the console's code."""
+    probe = (
+        "import sys\n"
+        "from ivr import create_app\n"
+        "app = create_app()\n"
+        "assert app.test_client().get('/health').status_code == 200\n"
+        "console = ('flask_wtf', 'flask_login')\n"
+        "print(sorted(m for m in sys.modules if m.startswith('ivr.admin') or m in console))\n"
+    )
+    env = {**os.environ, "IVR_CONSOLE": "0", "IVR_INSTANCE_DIR": str(tmp_path), "IVR_SECRET_KEY": "x" * 32}
+    env.pop("TWILIO_AUTH_TOKEN", None)
+    line = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert line.returncode == 0, line.stderr
+    assert line.stdout.strip() == "[]"
+    env["IVR_CONSOLE"] = "1"
+    console = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert console.returncode == 0, console.stderr
+    assert "ivr.admin" in console.stdout  # the probe sees modules: the console's do load where it runs

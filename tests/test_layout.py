@@ -41,14 +41,21 @@ def test_no_module_imports_itself_through_others() -> None:
     assert not cycles, "\n".join(cycles)
 
 
+# The one place an import inside a function is meant: the console, imported only where it runs (the
+# line's own workers never load it, and start about 50 ms sooner).
+DEFERRED_ON_PURPOSE = {("ivr/__init__.py", "_with_console")}
+
+
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_no_deferred_imports_of_the_line_s_own_modules(path: Path) -> None:
     """An import inside a function hides a dependency (and often dodges a cycle): all are at the top."""
     tree = ast.parse(path.read_text())
+    where = str(path.relative_to(ROOT))
     hidden = [
         node.lineno
         for function in ast.walk(tree)
         if isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef)
+        and (where, function.name) not in DEFERRED_ON_PURPOSE
         for node in ast.walk(function)
         if (isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").startswith("ivr")))
         or (isinstance(node, ast.Import) and any(a.name.startswith("ivr") for a in node.names))

@@ -42,6 +42,7 @@ def login() -> str | Response | tuple[str, int]:
             return redirect(url_for("admin.index"))
         return render_template("admin/login.html", next=request.args.get("next", ""))
     limiter = services().login_limiter
+    assert limiter is not None, "the console builds its login limiter"
     if not limiter.hit(request.remote_addr or "unknown"):
         flash("Too many sign-in attempts. Wait a minute and try again.", "error")
         return render_template("admin/login.html", next=""), 429
