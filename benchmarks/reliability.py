@@ -374,15 +374,9 @@ def report(results: dict[str, Reliability]) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Run both measurements for the servers named and print them."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--servers", default=",".join(CONFIGS), help=f"server configurations, of {', '.join(CONFIGS)}"
-    )
-    parser.add_argument("--workers", type=int, default=2, help="worker processes")
-    parser.add_argument("--threads", type=int, default=4, help="threads per worker (gthread, granian)")
+    servers.add_server_options(parser)
     args = parser.parse_args(argv)
-    configs = [s.strip() for s in args.servers.split(",") if s.strip()]
-    if unknown := [s for s in configs if s not in CONFIGS]:
-        sys.exit(f"unknown servers {unknown}; known: {', '.join(CONFIGS)}")
+    configs = servers.chosen_servers(args)
     os.chdir(ROOT)  # the recorded calls walk the shipped flow in prompts/
     with tempfile.TemporaryDirectory(prefix="ivr-reliability-") as name:
         report(measure(configs, args.workers, args.threads, Path(name)))

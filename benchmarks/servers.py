@@ -15,6 +15,7 @@ workers respawned and 20 s for a worker to stop before it is killed.
 
 from __future__ import annotations
 
+import argparse
 import os
 import signal
 import socket
@@ -80,6 +81,23 @@ CONFIGS = {
         _granian,
     ),
 }
+
+
+def add_server_options(parser: argparse.ArgumentParser, workers_help: str = "worker processes") -> None:
+    """Add the options naming the servers to run and their workers and threads."""
+    parser.add_argument(
+        "--servers", default=",".join(CONFIGS), help=f"server configurations, of {', '.join(CONFIGS)}"
+    )
+    parser.add_argument("--workers", type=int, default=2, help=workers_help)
+    parser.add_argument("--threads", type=int, default=4, help="threads per worker (gthread, granian)")
+
+
+def chosen_servers(args: argparse.Namespace) -> list[str]:
+    """Return the server configurations `--servers` names; exit saying which are unknown."""
+    configs = [s.strip() for s in args.servers.split(",") if s.strip()]
+    if unknown := [s for s in configs if s not in CONFIGS]:
+        sys.exit(f"unknown servers {unknown}; known: {', '.join(CONFIGS)}")
+    return configs
 
 
 def free_port() -> int:

@@ -377,11 +377,7 @@ def _reload_measurement() -> None:
 def main(argv: list[str] | None = None) -> None:
     """Run the whole benchmark and print its figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--servers", default=",".join(CONFIGS), help=f"server configurations, of {', '.join(CONFIGS)}"
-    )
-    parser.add_argument("--workers", type=int, default=2, help="worker processes (README: 2 on 2 cores)")
-    parser.add_argument("--threads", type=int, default=4, help="threads per worker (gthread, granian)")
+    servers.add_server_options(parser, "worker processes (README: 2 on 2 cores)")
     parser.add_argument("--connections", type=int, default=16, help="concurrent keep-alive connections")
     parser.add_argument("--seconds", type=int, default=4, help="length of one measured round (whole s)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds per app, alternating")
@@ -408,9 +404,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-breakdown", action="store_true", help="skip the in-process breakdown")
     parser.add_argument("--no-reload", action="store_true", help="skip benchmarks/reload.py's measurement")
     args = parser.parse_args(argv)
-    configs = [s.strip() for s in args.servers.split(",") if s.strip()]
-    if unknown := [s for s in configs if s not in CONFIGS]:
-        sys.exit(f"unknown servers {unknown}; known: {', '.join(CONFIGS)}")
+    configs = servers.chosen_servers(args)
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed: apt-get install wrk")
     os.chdir(ROOT)  # the recorded calls walk the shipped flow in prompts/
