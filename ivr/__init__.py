@@ -25,15 +25,15 @@ from twilio.request_validator import RequestValidator
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import db, logs
+from . import logs
 from .audio import routes as audio_routes
 from .audio.library import AudioLibrary
 from .journeys.store import JourneyStore
 from .line import monitoring, voice
 from .line.live import LiveFlow
 from .line.retries import RecentTokens
-from .services import Services, attach
-from .settings import Settings, prompts_folder
+from .services import Database, Services, attach
+from .settings import Settings, database_url, prompts_folder
 
 if _COLLECTING:
     gc.enable()
@@ -86,16 +86,17 @@ def _services(app: Flask, settings: Settings) -> Services:
     log.info(
         "flow version %s is live (%d nodes)", live.current().flow.version, len(live.current().flow.nodes)
     )
-    engine = db.make_engine(db.database_url(settings.database_url, settings.instance_dir))
+    # Nothing opens the database at start: the journey writer does before its first insert, and
+    # creates the schema then; the console and the commands when they first need it.
+    database = Database(database_url(settings))
     token = settings.twilio_auth_token
     return Services(
         settings=settings,
         live=live,
         audio=audio,
-        engine=engine,
+        database=database,
         validator=RequestValidator(token) if token else None,
-        # Nothing touches the database at start: the writer creates the schema before its first insert.
-        journeys=JourneyStore(engine, settings.secret_key) if settings.journeys else None,
+        journeys=JourneyStore(lambda: database.engine, settings.secret_key) if settings.journeys else None,
         retries=RecentTokens(),
     )
 

@@ -39,7 +39,7 @@ from sqlalchemy import (
 )
 
 from . import db
-from .logs import MASK, mask
+from .logs import MASK, describe, mask
 
 log = logging.getLogger(__name__)
 
@@ -191,7 +191,7 @@ def record(
     except Exception as error:  # the audit log must never fail what it records
         log.warning(
             "audit log cannot be written (%s): lost entry: %s %s %s %s",
-            db.describe(error),
+            describe(error),
             values["who"],
             action,
             values["subject"],

@@ -12,7 +12,6 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 from sqlalchemy import Connection, Engine, MetaData, Table, create_engine, event, inspect, text
 
@@ -25,14 +24,6 @@ BUSY_TIMEOUT_MS = 500
 SCHEMA_LOCK_MS = 30_000
 # Any constant: the PostgreSQL advisory lock that lets one process at a time change the schema.
 SCHEMA_LOCK_KEY = 0x1F0_5AFE
-
-
-def database_url(configured: str, instance: Path) -> str:
-    """Return the configured SQLAlchemy URL, else a SQLite file in the instance folder."""
-    if configured:
-        return configured
-    instance.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{instance / 'ivr.sqlite3'}"
 
 
 def make_engine(url: str) -> Engine:
@@ -144,10 +135,3 @@ def _add_missing_columns(connection: Connection, existing: set[str], wanted: dic
                 index.create(connection, checkfirst=True)
                 added.append(f"{name}: index {index.name}")
     return added
-
-
-def describe(error: BaseException) -> str:
-    """Name a database error by its type and first line, without the SQL parameters SQLAlchemy appends."""
-    inner = getattr(error, "orig", None) or error
-    first = str(inner).strip().splitlines()[0] if str(inner).strip() else ""
-    return f"{type(inner).__name__}: {first[:200]}"

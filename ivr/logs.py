@@ -90,3 +90,10 @@ def configure(level: str = "INFO", as_json: bool = False, *, force: bool = False
         for existing in logging.getLogger(name).handlers:
             if not any(isinstance(f, MaskNumbers) for f in existing.filters):
                 existing.addFilter(MaskNumbers())
+
+
+def describe(error: BaseException) -> str:
+    """Name an error by its type and first line, without the SQL parameters SQLAlchemy appends."""
+    inner = getattr(error, "orig", None) or error
+    first = str(inner).strip().splitlines()[0] if str(inner).strip() else ""
+    return f"{type(inner).__name__}: {first[:200]}"

@@ -69,6 +69,17 @@ def test_the_console_runs_at_a_lower_priority(deployed) -> None:  # type: ignore
     assert niceness(deployed.console.pid) == 10 and niceness(deployed.gunicorn.pid) == 0
 
 
+def in_a_fresh_worker(probe: str, instance: Path, console: str = "0") -> str:
+    """Run Python code in a new interpreter set up as a line worker (no Twilio token); return its output."""
+    env = {**os.environ, "IVR_CONSOLE": console, "IVR_INSTANCE_DIR": str(instance)}
+    env["IVR_SECRET_KEY"] = "x" * 32
+    env.pop("TWILIO_AUTH_TOKEN", None)
+    env.pop("IVR_DATABASE_URL", None)
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
 def test_the_line_s_own_workers_never_load_the_console(tmp_path: Path) -> None:
     """With IVR_CONSOLE=0 (deploy/ivr.service) a worker imports none of the console's code."""
     probe = (
@@ -79,12 +90,27 @@ def test_the_line_s_own_workers_never_load_the_console(tmp_path: Path) -> None:
         "console = ('flask_wtf', 'flask_login')\n"
         "print(sorted(m for m in sys.modules if m.startswith('ivr.admin') or m in console))\n"
     )
-    env = {**os.environ, "IVR_CONSOLE": "0", "IVR_INSTANCE_DIR": str(tmp_path), "IVR_SECRET_KEY": "x" * 32}
-    env.pop("TWILIO_AUTH_TOKEN", None)
-    line = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True)
-    assert line.returncode == 0, line.stderr
-    assert line.stdout.strip() == "[]"
-    env["IVR_CONSOLE"] = "1"
-    console = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True)
-    assert console.returncode == 0, console.stderr
-    assert "ivr.admin" in console.stdout  # the probe sees modules: the console's do load where it runs
+    assert in_a_fresh_worker(probe, tmp_path).strip() == "[]"
+    # The probe sees modules: the console's do load where it runs.
+    assert "ivr.admin" in in_a_fresh_worker(probe, tmp_path, console="1")
+
+
+def test_a_line_worker_loads_the_database_layer_only_to_write_journeys(tmp_path: Path) -> None:
+    """A worker answers its first calls without SQLAlchemy; its journey writer loads it to store them."""
+    probe = (
+        "import sys\n"
+        "from ivr import create_app\n"
+        "from ivr.services import services\n"
+        "app = create_app()\n"
+        "client = app.test_client()\n"
+        "assert client.get('/health').status_code == 200\n"
+        "assert client.post('/voice', data={'CallSid': 'CA' + '1' * 32}).status_code == 200\n"
+        "print('sqlalchemy' in sys.modules)\n"
+        "journeys = services(app).journeys\n"
+        "assert journeys.flush()\n"
+        "print('sqlalchemy' in sys.modules, journeys.count())\n"
+    )
+    answered, written = in_a_fresh_worker(probe, tmp_path).splitlines()
+    assert answered == "False", "SQLAlchemy was loaded before anything was written"
+    loaded, stored = written.split()
+    assert loaded == "True" and int(stored) > 0, written  # the call's first steps, stored by the writer

@@ -9,7 +9,7 @@ from sqlalchemy import inspect
 
 from ivr import db
 from ivr.admin import users  # noqa: F401 - the console's accounts declare their table on db.metadata
-from ivr.journeys import store  # noqa: F401 - and so does the journey store
+from ivr.journeys import tables  # noqa: F401 - and so do the journey tables
 
 
 def test_workers_creating_the_schema_together_all_succeed(store_url: str, tmp_path: Path) -> None:

@@ -16,7 +16,9 @@ from sqlalchemy import MetaData, Table, inspect, select
 from ivr import create_app
 from ivr.cli import cli
 from ivr.journeys import events as journey_events
-from ivr.journeys.store import JourneyStore, events, utcnow
+from ivr.journeys.events import utcnow
+from ivr.journeys.store import JourneyStore
+from ivr.journeys.tables import events
 from ivr.line.simulator import Call
 from ivr.services import services
 from tests.helpers.twilio import ROOT, TOKEN
@@ -122,7 +124,7 @@ def test_each_call_has_its_own_key_and_the_key_depends_on_the_secret(journey_app
     keys = {r["call_key"] for r in rows_of(journey_app)}
     assert len(keys) == 2
     assert first.sid not in str(keys) and second.sid not in str(keys)
-    other = JourneyStore(store_of(journey_app).engine, "another-secret")
+    other = JourneyStore(lambda: store_of(journey_app).engine, "another-secret")
     assert other.call_key(first.sid) not in keys
     assert store_of(journey_app).call_key(first.sid) in keys
 
@@ -280,7 +282,7 @@ def test_journeys_off_records_nothing_and_calls_still_work(app_config, monkeypat
 
 def test_the_store_needs_a_secret(journey_app) -> None:
     with pytest.raises(ValueError, match="IVR_SECRET_KEY"):
-        JourneyStore(store_of(journey_app).engine, "")
+        JourneyStore(lambda: store_of(journey_app).engine, "")
 
 
 def test_the_readme_documents_journeys() -> None:
@@ -352,7 +354,7 @@ def test_db_upgrade_migrates_an_older_journey_table(store_url, app_config, monke
     assert "index ix_journey_events_call" in result.output
     engine = services(app).engine
     assert {c["name"] for c in inspect(engine).get_columns("journey_events")} == set(events.columns.keys())
-    store = JourneyStore(engine, "test-secret")
+    store = JourneyStore(lambda: engine, "test-secret")
     store.record("CA1", "ended", outcome="completed", duration=3)
     assert store.flush(10) and store.written == 1
     assert "up to date" in app.test_cli_runner().invoke(cli, ["db", "upgrade"]).output

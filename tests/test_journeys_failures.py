@@ -12,7 +12,8 @@ import pytest
 from sqlalchemy import func, select
 
 from ivr import create_app
-from ivr.journeys.store import JourneyStore, events
+from ivr.journeys.store import JourneyStore
+from ivr.journeys.tables import events
 from ivr.line.simulator import Call
 from ivr.services import services
 from tests.helpers.twilio import TOKEN
@@ -79,7 +80,7 @@ def test_locked_sqlite_drops_events_and_calls_go_on(app, tmp_path: Path, caplog)
 def test_a_full_queue_drops_at_once_and_counts(app, caplog) -> None:
     caplog.set_level(logging.WARNING)
     found = services(app)
-    found.journeys = JourneyStore(found.engine, "test-secret", capacity=3)
+    found.journeys = JourneyStore(lambda: found.engine, "test-secret", capacity=3)
     database = Path(str(found.engine.url.database))
     blocker = sqlite3.connect(database, timeout=0, isolation_level=None)
     blocker.execute("BEGIN EXCLUSIVE")

@@ -23,8 +23,9 @@ from sqlalchemy.exc import OperationalError
 
 from ivr import db
 from ivr.cli import cli
-from ivr.journeys.losses import REASONS, losses
-from ivr.journeys.store import JourneyStore, events
+from ivr.journeys.losses import REASONS
+from ivr.journeys.store import JourneyStore
+from ivr.journeys.tables import events, losses
 from ivr.line.simulator import Call
 from ivr.services import services
 from tests.helpers.twilio import ROOT, TOKEN
@@ -77,7 +78,7 @@ class Switch:
 def store(store_url: str) -> Iterator[JourneyStore]:
     """A store on SQLite or PostgreSQL with a small queue and short intervals, for fast outages."""
     engine = db.make_engine(store_url)
-    found = JourneyStore(engine, "test-secret", capacity=40, linger=0.01, warn_every=0.05)
+    found = JourneyStore(lambda: engine, "test-secret", capacity=40, linger=0.01, warn_every=0.05)
     found.ensure_schema()
     yield found
     found.close(timeout=5)  # the exit's count and log line, while the test still captures them
@@ -154,7 +155,7 @@ def test_a_locked_sqlite_store_loses_nothing_uncounted(
 ) -> None:
     caplog.set_level(logging.WARNING)
     found = services(app)
-    found.journeys = store = JourneyStore(found.engine, "test-secret", capacity=30, linger=0.01)
+    found.journeys = store = JourneyStore(lambda: found.engine, "test-secret", capacity=30, linger=0.01)
     store.ensure_schema()
     asked = count_records(store, monkeypatch)
     blocker = sqlite3.connect(Path(str(found.engine.url.database)), timeout=0, isolation_level=None)
@@ -244,7 +245,7 @@ from ivr import db
 from ivr.journeys.store import JourneyStore
 
 logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(message)s")
-store = JourneyStore(db.make_engine(sys.argv[1]), "s", linger=0.01, batch_size=100, exit_timeout=0.3)
+store = JourneyStore(lambda: db.make_engine(sys.argv[1]), "s", linger=0.01, batch_size=100, exit_timeout=0.3)
 kept = sum(store.record(f"CA{i}", "entered", node="greeting") for i in range(250))
 print(kept)
 """

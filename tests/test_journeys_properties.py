@@ -17,7 +17,7 @@ ANY = st.one_of(
     st.none(), st.text(max_size=40), st.integers(), st.floats(allow_nan=True), st.lists(st.text())
 )
 DIGIT_RUN = re.compile(r"\d{4,}")
-STORE = JourneyStore(create_engine("sqlite://"), "secret")
+STORE = JourneyStore(lambda: create_engine("sqlite://"), "secret")
 STORE._start_writer = lambda: None  # type: ignore[method-assign]  # look at the rows, write none
 
 

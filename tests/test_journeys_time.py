@@ -13,8 +13,9 @@ from sqlalchemy import Column, MetaData, Table, create_engine, delete, inspect, 
 from ivr import create_app
 from ivr.cli import cli
 from ivr.journeys import report
-from ivr.journeys.events import EARLIEST_EVENT, FUTURE_SLACK
-from ivr.journeys.store import JourneyStore, events, utcnow
+from ivr.journeys.events import EARLIEST_EVENT, FUTURE_SLACK, utcnow
+from ivr.journeys.store import JourneyStore
+from ivr.journeys.tables import events
 from ivr.line.simulator import Call
 from ivr.services import services
 from tests.helpers.twilio import TOKEN

@@ -12,7 +12,7 @@ import pytest
 from ivr.cli import cli
 from ivr.journeys import charts, report
 from ivr.journeys.report import Figures, MenuKeys, NodeCount
-from ivr.journeys.store import events
+from ivr.journeys.tables import events
 from ivr.line.simulator import run
 from ivr.services import services
 from tests.helpers.twilio import TOKEN

@@ -31,7 +31,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from .. import audit, db
-from ..db import describe
+from ..logs import describe
 from ..services import services
 from .users import users as accounts_table
 

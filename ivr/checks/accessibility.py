@@ -190,7 +190,7 @@ def sentence_lengths(text: str, unit: str) -> list[tuple[str, int]]:
     found: list[tuple[str, int]] = []
     for part in SENTENCE_END.split(text):
         sentence = " ".join(part.split())
-        letters = "".join(c for c in sentence if not unicodedata.category(c).startswith("M"))
+        letters = _without_marks(sentence)
         if unit == "character":
             chinese = [c for c in CJK.findall(letters) if c.isalnum()]  # not the marks 、 and 「」
             length = len(chinese) + len(re.findall(r"\w+", CJK.sub(" ", letters)))
@@ -199,6 +199,14 @@ def sentence_lengths(text: str, unit: str) -> list[tuple[str, int]]:
         if length:
             found.append((sentence, length))
     return found
+
+
+def _without_marks(text: str) -> str:
+    """Return a text without its combining marks (each distinct character is looked up once)."""
+    if text.isascii():
+        return text
+    marks = {ord(c): None for c in set(text) if unicodedata.category(c)[0] == "M"}
+    return text.translate(marks) if marks else text
 
 
 def _opening(sentence: str) -> str:

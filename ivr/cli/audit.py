@@ -9,7 +9,7 @@ from flask.cli import AppGroup, with_appcontext
 from sqlalchemy.exc import SQLAlchemyError
 
 from .. import audit as auditlog
-from ..db import describe
+from ..logs import describe
 from ..services import services
 from .errors import retention_days
 from .options import day

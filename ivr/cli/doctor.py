@@ -18,10 +18,10 @@ from twilio.request_validator import RequestValidator
 from .. import db
 from ..admin import users
 from ..checks import load
-from ..db import describe
 from ..flow.languages import availability
 from ..flow.queries import declared_languages
-from ..journeys.losses import lost_between
+from ..journeys.tables import lost_between
+from ..logs import describe
 from ..services import Services, services
 from ..settings import instance_secret_path
 from .twilio import AccountError, client, find

@@ -7,7 +7,7 @@ import errno
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..db import describe
+from ..logs import describe
 
 REASONS = {
     errno.ENOSPC: "the disk is full",

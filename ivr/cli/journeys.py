@@ -8,10 +8,10 @@ import click
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..db import describe
 from ..journeys import report as reportmod
 from ..journeys.events import DEFAULT_RETENTION_DAYS
 from ..journeys.store import JourneyStore
+from ..logs import describe
 from ..services import services
 from .errors import retention_days
 from .options import day
@@ -22,7 +22,7 @@ journeys_cli = AppGroup("journeys", help="The anonymous call-journey store.")
 def _store() -> JourneyStore:
     """Return the app's journey store, or one on its engine when recording is switched off."""
     found = services()
-    return found.journeys or JourneyStore(found.engine, found.settings.secret_key)
+    return found.journeys or JourneyStore(lambda: found.engine, found.settings.secret_key)
 
 
 @journeys_cli.command("purge")

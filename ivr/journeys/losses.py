@@ -5,8 +5,8 @@ An event is lost when the queue is full (`queue_full`), when the store fails the
 the first loss to the first successful write that leaves the queue less than half full (so a store
 that is merely slow makes one outage, not one per batch). Its first loss logs a line, a long one
 logs again at most every `warn_every` seconds, and its end logs the exact number lost, per reason.
-That end is also written to `journey_losses`, in the same transaction as the batch that ended it,
-for `ivr report`. Losses at exit cannot reach the store: the last log line says how many.
+That end is also written to `journey_losses` (`tables.losses`), in the same transaction as the
+batch that ended it, for `ivr report`. Losses at exit cannot reach the store: the last log line says how many.
 
 Counts hold no caller data: a reason is one of `REASONS`, a detail names only an error's type.
 """
@@ -18,29 +18,16 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
-from datetime import time as clock_time
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Connection, DateTime, Index, Integer, String, Table, func, select
-
-from .. import db, metrics
+from .. import metrics
 from .events import utcnow
 
 log = logging.getLogger(__name__)
 
 REASONS = ("queue_full", "store_failed", "shutdown")
-
-losses = Table(
-    "journey_losses",
-    db.metadata,
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
-    Column("began", DateTime(), nullable=False),
-    Column("ended", DateTime(), nullable=False),
-    Column("reason", String(16), nullable=False),
-    Column("lost", Integer, nullable=False),
-    Index("ix_journey_losses_began", "began"),
-)
+TABLE = "journey_losses"  # where an ended outage is kept: `tables.losses`
 
 
 @dataclass
@@ -160,7 +147,7 @@ class Losses:
             seconds,
             sum(ending.lost.values()),
             by_reason(ending.lost),
-            losses.name,
+            TABLE,
             outage.said(),
         )
         if rest:
@@ -217,14 +204,3 @@ class Losses:
                     "lost_by_reason": {reason: outage.lost[reason] for reason in REASONS},
                 },
             }
-
-
-def lost_between(connection: Connection, since: date | None, until: date | None) -> dict[str, int]:
-    """Return the events lost per reason in outages that began from `since` through `until` (UTC days)."""
-    query = select(losses.c.reason, func.sum(losses.c.lost)).group_by(losses.c.reason)
-    if since is not None:
-        query = query.where(losses.c.began >= datetime.combine(since, clock_time.min))
-    if until is not None:
-        query = query.where(losses.c.began < datetime.combine(until + timedelta(days=1), clock_time.min))
-    found = {str(reason): int(n or 0) for reason, n in connection.execute(query)}
-    return {**dict.fromkeys(REASONS, 0), **found}

@@ -27,9 +27,10 @@ from sqlalchemy import Engine, func, inspect, select
 from ..flow import Flow
 from .events import EARLIEST_EVENT, FUTURE_SLACK, SIMULATED, utcnow
 from .formats import to_csv, to_text
-from .losses import REASONS, losses, lost_between
+from .losses import REASONS
 from .model import Figures, MenuKeys, NodeCount
-from .rows import COLUMNS, Row, events
+from .rows import COLUMNS, Row
+from .tables import events, losses, lost_between
 
 __all__ = [
     "COLUMNS",

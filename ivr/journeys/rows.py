@@ -1,4 +1,4 @@
-"""What one stored journey event is: the `journey_events` table, the words it may hold, its order.
+"""What one stored journey event is (a row of `tables.events`): the words it may hold, its order.
 
 Time: `at` is the wall clock when the step happened; `seq` orders a call's events. It is the same
 clock in microseconds, but never going back within a process (the writer numbers events in the
@@ -13,9 +13,6 @@ import re
 import time
 from datetime import UTC, datetime
 
-from sqlalchemy import BigInteger, Column, DateTime, Dialect, Index, Integer, String, Table
-
-from .. import db
 from .events import EARLIEST_EVENT, KEYS
 
 log = logging.getLogger(__name__)
@@ -29,24 +26,6 @@ DIGIT_RUN = re.compile(r"\d{4,}")
 # A step back of the wall clock this big (in microseconds) between two events is logged as a clock fault.
 CLOCK_STEP_US = 1_000_000
 EARLIEST_US = int(EARLIEST_EVENT.replace(tzinfo=UTC).timestamp() * 1_000_000)
-
-events = Table(
-    "journey_events",
-    db.metadata,
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
-    Column("call_key", String(64), nullable=False),
-    Column("at", DateTime(), nullable=False),
-    Column("event", String(24), nullable=False),
-    Column("node", String(64)),
-    Column("lang", String(16)),
-    Column("key", String(1)),
-    Column("outcome", String(20)),
-    Column("duration", Integer),
-    # The call's order: microseconds since 1970 that never go back within a process (see above).
-    Column("seq", BigInteger),
-    Index("ix_journey_events_at", "at"),
-    Index("ix_journey_events_call", "call_key", "at"),
-)
 
 # A queued event: the raw CallSid lives only in memory, until the writer hashes it.
 Pending = tuple[str, float, str, object, object, object, object, object]
@@ -142,11 +121,3 @@ class Sequence:
             datetime.fromtimestamp(stamp, UTC).isoformat(timespec="seconds"),
             f", {back:.0f} s before the previous journey event" if back > 0 else "",
         )
-
-
-@functools.lru_cache(maxsize=8)
-def insert_sql(dialect: Dialect) -> str:
-    """Return the DB-API INSERT of one stored row (SQLite's fast path)."""
-    quote = dialect.identifier_preparer.quote
-    marks = ", ".join("?" for _ in STORED)
-    return f"INSERT INTO {events.name} ({', '.join(quote(c) for c in STORED)}) VALUES ({marks})"

@@ -6,6 +6,9 @@ process inserts rows in batches. When the store is slow, locked or down, rows ar
 counted per reason (`losses`: logged when an outage begins and when it ends, kept in
 `journey_losses`), never retried into a request; at exit, what is still queued is counted and
 logged too. The rows themselves, and the order a call's events keep, are `rows`'.
+
+The store opens its database, and loads SQLAlchemy with `tables`, only when it first has a batch
+to write or is asked to read or purge: a line worker starts without them.
 """
 
 from __future__ import annotations
@@ -18,30 +21,22 @@ import threading
 import time
 import weakref
 from collections import deque
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from sqlalchemy import Engine, delete, func, or_, select
-
-from .. import db, metrics
-from ..db import describe
+from .. import metrics
+from ..logs import describe
 from .events import EVENTS, FUTURE_SLACK, utcnow
-from .losses import Ending, Losses, losses
-from .rows import (
-    COLUMNS,
-    STORED,
-    Pending,
-    Row,
-    Sequence,
-    Stored,
-    at_datetime,
-    at_text,
-    events,
-    insert_sql,
-    stored,
-)
+from .losses import Ending, Losses
+from .rows import COLUMNS, Pending, Row, Sequence, Stored, stored
 
-__all__ = ["COLUMNS", "JourneyStore", "Purged", "Row", "describe", "events", "losses", "utcnow"]
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from .tables import Tables
+
+__all__ = ["COLUMNS", "JourneyStore", "Purged", "Row", "utcnow"]
 
 # The writer waits this long for another process's schema change before it drops the batch.
 WRITER_SCHEMA_WAIT_MS = 2000
@@ -66,7 +61,7 @@ class JourneyStore:
 
     def __init__(
         self,
-        engine: Engine,
+        engine: Callable[[], Engine],
         secret: str | bytes,
         *,
         capacity: int = 20_000,
@@ -78,7 +73,8 @@ class JourneyStore:
     ) -> None:
         if not secret:
             raise ValueError("a journey store needs the app's SECRET_KEY (set IVR_SECRET_KEY)")
-        self.engine = engine
+        self._open = engine  # called once, when the database is first needed
+        self._tables: Tables | None = None
         self._secret = secret.encode() if isinstance(secret, str) else secret
         self.capacity = capacity
         self.batch_size = batch_size
@@ -87,7 +83,6 @@ class JourneyStore:
         self.warn_every = warn_every
         self.exit_timeout = exit_timeout
         self.written = 0
-        self._schema_ready = False
         self._keys: dict[str, str] = {}
         self._reset()
         _stores.add(self)
@@ -99,6 +94,7 @@ class JourneyStore:
         self._busy = False
         self._wake = threading.Event()
         self._lock = threading.Lock()
+        self._tables_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self.losses = Losses(self.warn_every)
         self._closed = False
@@ -138,7 +134,8 @@ class JourneyStore:
             # A forked worker (gunicorn --preload): no writer thread came along, and the
             # parent's pooled connections must not be shared.
             self._reset()
-            self.engine.dispose(close=False)
+            if self._tables is not None:
+                self._tables.engine.dispose(close=False)
         if not call_sid or event not in EVENTS:
             return False
         if self._closed:
@@ -199,27 +196,32 @@ class JourneyStore:
         """Return this process's figures for `/health`, as plain JSON values (no caller data)."""
         return {"written": self.written, "queued": len(self._pending), **self.losses.health()}
 
-    def ensure_schema(self, wait_ms: int = db.SCHEMA_LOCK_MS) -> None:
+    @property
+    def engine(self) -> Engine:
+        """Return the database's engine (opened on first use)."""
+        return self._database().engine
+
+    def _database(self) -> Tables:
+        """Return the journey tables on the store's engine, opening both the first time."""
+        with self._tables_lock:
+            if self._tables is None:
+                from .tables import Tables  # deferred on purpose: see the module's docstring
+
+                self._tables = Tables(self._open())
+            return self._tables
+
+    def ensure_schema(self) -> None:
         """Create the tables if they are missing (idempotent)."""
-        db.upgrade(self.engine, wait_ms)
-        self._schema_ready = True
+        self._database().ensure_schema()
 
     def purge(self, older_than_days: int) -> Purged:
         """Delete events (and loss counts) older than the given days or dated over a day ahead."""
         now = utcnow()
-        cutoff, ahead = now - timedelta(days=older_than_days), now + FUTURE_SLACK
-        self.ensure_schema()
-        with self.engine.begin() as connection:
-            old = connection.execute(delete(events).where(events.c.at < cutoff)).rowcount
-            future = connection.execute(delete(events).where(events.c.at > ahead)).rowcount
-            connection.execute(delete(losses).where(or_(losses.c.began < cutoff, losses.c.began > ahead)))
-        return Purged(int(old or 0), int(future or 0))
+        return Purged(*self._database().purge(now - timedelta(days=older_than_days), now + FUTURE_SLACK))
 
     def count(self) -> int:
         """Return how many events the store holds."""
-        self.ensure_schema()
-        with self.engine.connect() as connection:
-            return int(connection.execute(select(func.count()).select_from(events)).scalar_one())
+        return self._database().count()
 
     def _start_writer(self) -> None:
         with self._lock:
@@ -291,26 +293,7 @@ class JourneyStore:
 
     def _write(self, rows: list[Stored], lost: list[dict[str, Any]]) -> None:
         """Insert the rows (and an ended outage's losses) in one transaction."""
-        if not self._schema_ready:
-            self.ensure_schema(wait_ms=WRITER_SCHEMA_WAIT_MS)
-        dialect = self.engine.dialect
-        with self.engine.begin() as connection:
-            if dialect.name == "sqlite":
-                cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-                cursor.executemany(insert_sql(dialect), [(r[0], at_text(r[1]), *r[2:]) for r in rows])
-            elif dialect.name == "postgresql" and dialect.driver == "psycopg":
-                # COPY: the cheapest way in, so the writer takes little CPU from the webhooks.
-                with connection.connection.driver_connection.cursor() as cursor:  # type: ignore[union-attr]
-                    with cursor.copy(f"COPY {events.name} ({', '.join(STORED)}) FROM STDIN") as copy:
-                        for row in rows:
-                            copy.write_row((row[0], at_datetime(row[1]), *row[2:]))
-            else:
-                connection.execute(
-                    events.insert(),
-                    [dict(zip(STORED, (r[0], at_datetime(r[1]), *r[2:]), strict=True)) for r in rows],
-                )
-            if lost:
-                connection.execute(losses.insert(), lost)
+        self._database().write(rows, lost, WRITER_SCHEMA_WAIT_MS)
 
 
 @atexit.register
