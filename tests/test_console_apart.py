@@ -13,7 +13,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from flask import session
 
+from ivr import create_app
 from tests.helpers.production import production
 from tests.helpers.twilio import ROOT, sign
 
@@ -114,3 +116,16 @@ def test_a_line_worker_loads_the_database_layer_only_to_write_journeys(tmp_path:
     assert answered == "False", "SQLAlchemy was loaded before anything was written"
     loaded, stored = written.split()
     assert loaded == "True" and int(stored) > 0, written  # the call's first steps, stored by the writer
+
+
+def test_the_line_s_own_workers_open_no_sessions(app_config: dict[str, object]) -> None:
+    """Without the console nothing signs in: a webhook or /health gets a null session, no cookie."""
+    line = create_app({**app_config, "CONSOLE": False})
+    for path in ("/health", "/voice"):
+        with line.test_request_context(path, method="POST" if path == "/voice" else "GET"):
+            assert line.session_interface.is_null_session(session._get_current_object())  # type: ignore[attr-defined]
+    answer = line.test_client().get("/health")
+    assert answer.status_code == 200 and "Set-Cookie" not in answer.headers
+    console = create_app(app_config)
+    with console.test_request_context("/admin/login"):
+        assert not console.session_interface.is_null_session(session._get_current_object())  # type: ignore[attr-defined]
