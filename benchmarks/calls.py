@@ -56,6 +56,7 @@ def record_calls(base_url: str, token: str, calls: int = 64) -> list[Request]:
                 "TWILIO_AUTH_TOKEN": token,
                 "SECRET_KEY": "benchmark",
                 "DATABASE_URL": f"sqlite:///{Path(tmp) / 'walk.db'}",
+                "JOURNEYS": False,  # the walk records requests; its folder goes before a write
             }
         )
         client = app.test_client()

@@ -19,14 +19,12 @@ import statistics
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from .calls import Request, record_calls
 from .flowgen import generate
-from .servers import CONFIGS, ROOT, TOKEN, Server, start
+from .servers import CONFIGS, ROOT, TOKEN, Server, environment_set, start
 
 # Each edit rewrites the first generated topic's text with the next of these words.
 WORDS = ("short", "brief", "quick", "plain", "clear", "simple")
@@ -72,7 +70,7 @@ def measure(
             env["GUNICORN_CMD_ARGS"] = f"{env.get('GUNICORN_CMD_ARGS', '')} {extra}".strip()
         server = start(CONFIGS["gunicorn-gthread"], "service", workers, threads, env, tmp)
         try:
-            with _environment(env):
+            with environment_set(env):
                 requests = record_calls(f"http://127.0.0.1:{server.port}", TOKEN, calls=16)
             figures = _run(server, prompts, requests, clients, edits, quiet_seconds, settle_seconds, pause_ms)
             return {"nodes": nodes, "worker_tmp_dir": worker_tmp_dir or tempfile.gettempdir(), **figures}
@@ -246,18 +244,6 @@ def _summary(latencies: list[float]) -> dict[str, float]:
         "p99_ms": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))],
         "worst_ms": ordered[-1],
     }
-
-
-@contextmanager
-def _environment(env: dict[str, str]) -> Iterator[None]:
-    """Set the environment for this process for a while (the in-process recording reads its settings)."""
-    saved = dict(os.environ)
-    os.environ.update(env)
-    try:
-        yield
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
 
 
 def report(figures: dict[str, Any]) -> None:

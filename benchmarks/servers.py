@@ -23,7 +23,8 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -272,3 +273,15 @@ def start(config: Config, app: str, workers: int, threads: int, env: dict[str, s
         process.kill()
         raise RuntimeError(f"{config.name} serving {app}: {error}") from None
     return Server(config, app, process, port, counters, time.perf_counter() - began)
+
+
+@contextmanager
+def environment_set(env: dict[str, str]) -> Iterator[None]:
+    """Set the environment for this process for a while (the in-process recording reads its settings)."""
+    saved = dict(os.environ)
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)

@@ -10,8 +10,9 @@ alone (keep-alive connections that all landed on one worker) is dropped, counted
 Then slow clients straight at each server, and each server's reliability as it would ship
 (benchmarks/reliability.py: webhooks lost while the master is sent SIGHUP under load, and whether it
 still serves after two workers were killed), memory, start-up, the server comparison and its
-winner, the in-process breakdown, `ivr check` on generated flows, and a reload measurement if one
-exists.
+winner, the in-process breakdown, `ivr check` on generated flows, a reload measurement if one
+exists, and memory per worker with and without preloading, on the shipped flow and a 10,000-node
+one (benchmarks/memory.py).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import reliability, servers, slowclients
+from . import memory, reliability, servers, slowclients
 from .calls import lua_script, record_calls
 from .reliability import Reliability
 from .servers import APPS, CONFIGS, ROOT, TOKEN, Server
@@ -403,6 +404,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--no-breakdown", action="store_true", help="skip the in-process breakdown")
     parser.add_argument("--no-reload", action="store_true", help="skip benchmarks/reload.py's measurement")
+    parser.add_argument(
+        "--no-memory", action="store_true", help="skip benchmarks/memory.py (with and without preloading)"
+    )
     args = parser.parse_args(argv)
     configs = servers.chosen_servers(args)
     if not shutil.which("wrk"):
@@ -439,6 +443,9 @@ def main(argv: list[str] | None = None) -> None:
             _report_check(check_times(sizes, tmp))
     if not args.no_reload:
         _reload_measurement()
+    if not args.no_memory:
+        _progress("memory with and without preloading (benchmarks/memory.py)")
+        memory.report(memory.measure(workers=args.workers, threads=args.threads))
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 from flask import Flask
 
-from benchmarks import ceiling, reliability, servers, slowclients
+from benchmarks import ceiling, memory, reliability, servers, slowclients
 from benchmarks.calls import PATHS, lua_script, record_calls
 from benchmarks.flowgen import generate
 from benchmarks.targets import Counted, read_counts
@@ -107,6 +107,17 @@ def test_the_counted_app_counts_each_worker_s_requests_in_a_file_named_by_its_pi
     for _ in range(3):
         assert client.post("/voice").status_code == 200
     assert read_counts(tmp_path) == {os.getpid(): 3}
+
+
+def test_a_process_s_memory_counts_a_page_it_alone_holds_wholly_and_a_shared_one_in_part() -> None:
+    """The figures of benchmarks/memory.py, read for this process before and after it fills 64 MiB."""
+    before = memory.memory(os.getpid())
+    held = bytearray(os.urandom(1024)) * (64 * 1024)  # 64 MiB, every page written: private to us
+    after = memory.memory(os.getpid())
+    assert len(held) == 64 * 1024 * 1024
+    assert before.rss >= before.pss >= before.private > 0
+    for part in ("rss", "pss", "private"):
+        assert getattr(after, part) - getattr(before, part) == pytest.approx(64, abs=4), (part, before, after)
 
 
 @pytest.mark.skipif(shutil.which("granian") is None, reason="granian is not installed")
