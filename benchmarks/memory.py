@@ -23,7 +23,7 @@ from pathlib import Path
 
 from .calls import Request, record_calls
 from .flowgen import generate
-from .servers import CONFIGS, ROOT, TOKEN, Server, environment, environment_set, start
+from .servers import CONFIGS, ROOT, TOKEN, Server, add_worker_options, environment, environment_set, start
 
 SETTLE_SECONDS = 3.0  # after the calls: the journey writers gather for 2 s, then write
 
@@ -155,11 +155,7 @@ def report(found: list[Measured]) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Run the benchmark and print its figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--nodes", type=int, default=10_000, help="generated nodes on top of the shipped flow"
-    )
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
-    parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker")
+    add_worker_options(parser, "gunicorn workers", nodes=True)
     parser.add_argument("--calls", type=int, default=200, help="webhooks sent before memory is read")
     args = parser.parse_args(argv)
     os.chdir(ROOT)  # the recorded calls walk the shipped flow in prompts/

@@ -24,7 +24,7 @@ from typing import Any
 
 from .calls import Request, record_calls
 from .flowgen import generate
-from .servers import CONFIGS, ROOT, TOKEN, Server, environment_set, start
+from .servers import CONFIGS, ROOT, TOKEN, Server, add_worker_options, environment_set, start
 
 # Each edit rewrites the first generated topic's text with the next of these words.
 WORDS = ("short", "brief", "quick", "plain", "clear", "simple")
@@ -277,11 +277,7 @@ def report(figures: dict[str, Any]) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Run the benchmark and print its figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--nodes", type=int, default=10_000, help="generated nodes on top of the shipped flow"
-    )
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
-    parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker")
+    add_worker_options(parser, "gunicorn workers", nodes=True)
     parser.add_argument("--clients", type=int, default=4, help="client processes sending webhooks")
     parser.add_argument("--edits", type=int, default=3, help="edits of the flow")
     parser.add_argument("--pause-ms", type=float, default=5.0, help="each client's pause between requests")

@@ -89,8 +89,19 @@ def add_server_options(parser: argparse.ArgumentParser, workers_help: str = "wor
     parser.add_argument(
         "--servers", default=",".join(CONFIGS), help=f"server configurations, of {', '.join(CONFIGS)}"
     )
+    add_worker_options(parser, workers_help)
+
+
+def add_worker_options(
+    parser: argparse.ArgumentParser, workers_help: str = "worker processes", nodes: bool = False
+) -> None:
+    """Add the options of one server's workers and threads (and of a generated flow's size)."""
     parser.add_argument("--workers", type=int, default=2, help=workers_help)
     parser.add_argument("--threads", type=int, default=4, help="threads per worker (gthread, granian)")
+    if nodes:
+        parser.add_argument(
+            "--nodes", type=int, default=10_000, help="generated nodes on top of the shipped flow"
+        )
 
 
 def chosen_servers(args: argparse.Namespace) -> list[str]:
