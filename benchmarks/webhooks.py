@@ -276,7 +276,7 @@ def _server_table(name: str, pairs: dict[tuple[str, str], Pair], args: argparse.
     else:
         verdict = "met" if ratio >= RATIO_TARGET else "NOT met"
     print(
-        f"service / fair ceiling: req/s {ratio:.2f} ({verdict}: >= {RATIO_TARGET}), "
+        f"service / fair ceiling: req/s {ratio:.3f} ({verdict}: >= {RATIO_TARGET}), "
         f"CPU {cpu['fair'] / cpu['service']:.2f}; service / constant: req/s "
         f"{rps['service'] / rps['constant']:.2f}, CPU {cpu['constant'] / cpu['service']:.2f}; "
         f"journeys on / off: req/s {rps['service'] / rps['no-journey']:.2f}"
