@@ -64,6 +64,7 @@ def measure(
             "IVR_DATABASE_URL": f"sqlite:///{tmp / 'journeys.db'}",
             "IVR_FLOW_RELOAD_SECONDS": str(reload_seconds),
             "IVR_LOG_LEVEL": "WARNING",
+            "IVR_CONSOLE": "0",  # as deploy/ivr.service runs the line: the console runs apart
         }
         if worker_tmp_dir:
             extra = f"--worker-tmp-dir {worker_tmp_dir}"

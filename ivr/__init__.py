@@ -5,7 +5,7 @@ The packages, and what each may import (tests/test_layout.py keeps it so):
 
     cli, admin -> line -> audio, journeys -> checks -> flow
 
-with `settings`, `services`, `db` and `logs` shared below them all.
+with `settings`, `services`, `db`, `logs` and `pauses` shared below them all.
 """
 
 from __future__ import annotations

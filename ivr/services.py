@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 
 from flask import Flask, current_app
 
+from .pauses import beside_calls
+
 if TYPE_CHECKING:
     from sqlalchemy import Engine
     from twilio.request_validator import RequestValidator
@@ -49,9 +51,10 @@ class Database:
         """Return the engine, made the first time it is asked for."""
         with self._lock:
             if self._engine is None:
-                from . import db  # deferred on purpose: see the class's docstring
+                with beside_calls():  # SQLAlchemy's many objects, made without pausing the calls
+                    from . import db  # deferred on purpose: see the class's docstring
 
-                self._engine = db.make_engine(self.url)
+                    self._engine = db.make_engine(self.url)
             return self._engine
 
 

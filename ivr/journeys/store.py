@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .. import metrics
 from ..logs import describe
+from ..pauses import beside_calls
 from .events import EVENTS, FUTURE_SLACK, utcnow
 from .losses import Ending, Losses
 from .rows import COLUMNS, Pending, Row, Sequence, Stored, stored
@@ -205,9 +206,10 @@ class JourneyStore:
         """Return the journey tables on the store's engine, opening both the first time."""
         with self._tables_lock:
             if self._tables is None:
-                from .tables import Tables  # deferred on purpose: see the module's docstring
+                with beside_calls():  # SQLAlchemy's many objects, made without pausing the calls
+                    from .tables import Tables  # deferred on purpose: see the module's docstring
 
-                self._tables = Tables(self._open())
+                    self._tables = Tables(self._open())
             return self._tables
 
     def ensure_schema(self) -> None:

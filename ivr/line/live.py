@@ -23,8 +23,9 @@ from ..audio.library import AudioLibrary
 from ..checks import Verdict, verdict
 from ..flow import Flow, FlowError, Problem
 from ..flow.queries import heard_prompts
+from ..pauses import beside_calls
 from . import snapshot
-from .loading import LARGE_NODES, beside_calls, judge, load_apart
+from .loading import LARGE_NODES, judge, load_apart
 from .twiml import Renderer
 
 log = logging.getLogger(__name__)

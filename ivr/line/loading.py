@@ -11,7 +11,6 @@ Should the child fail to run, the folder is judged in this process, as small fol
 
 from __future__ import annotations
 
-import gc
 import io
 import logging
 import os
@@ -20,14 +19,13 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
 from ..checks import load
 from ..flow import Flow, Problem
+from ..pauses import beside_calls
 from . import snapshot
 
 log = logging.getLogger(__name__)
@@ -40,7 +38,6 @@ CHILD_SECONDS = 300.0  # a child slower than this is given up, and the folder ju
 # The folder that holds the `ivr` package: the child imports this very copy of it.
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 CHILD_CODE = "from ivr.line.loading import child; child()"
-SWITCH_SECONDS = 0.001  # how often threads take turns while a large flow is built here
 LARGE_NODES = 1000  # a flow with this many nodes or more is built `beside_calls`
 
 
@@ -211,37 +208,6 @@ def _unpickle(data: bytes) -> tuple[Judged, list[tuple[str, int, str]]]:
     with beside_calls():
         answer = pickle.load(_Frames(data))  # noqa: S301 - written by our own child process, just now
     return answer  # type: ignore[no-any-return]
-
-
-@contextmanager
-def beside_calls(large: bool = True) -> Iterator[None]:
-    """Build something large that lives long (a flow, its renderer) in a thread beside those
-    answering calls, keeping the interpreter lock's waits short for them; for something small
-    (`large` false), nothing changes.
-
-    Meanwhile the interpreter switches threads every millisecond (not every five), and the cyclic
-    collector is paused; then everything it tracks is moved into its oldest generation at once
-    (`gc.freeze` then `gc.unfreeze`: two list merges). Otherwise young collections, then a full one,
-    would walk the new objects while holding the lock: on a 10,000-node flow, pauses of tens of
-    milliseconds in every thread. Objects frozen on purpose (before a fork, say) stay frozen: the
-    collector is then only paused.
-    """
-    if not large:
-        yield
-        return
-    switching = sys.getswitchinterval()
-    collecting = gc.isenabled()
-    sys.setswitchinterval(min(switching, SWITCH_SECONDS))
-    gc.disable()
-    try:
-        yield
-    finally:
-        if not gc.get_freeze_count():
-            gc.freeze()
-            gc.unfreeze()
-        if collecting:
-            gc.enable()
-        sys.setswitchinterval(switching)
 
 
 class _Kept(logging.Handler):
