@@ -24,6 +24,8 @@ from .store import current_version as _current
 from .versions import AudioVersion, PromptAudio, now_iso
 
 log = logging.getLogger(__name__)
+# What a request's root URL is made of (werkzeug's `get_current_url`): one key per way in.
+URL_PARTS = ("wsgi.url_scheme", "HTTP_HOST", "SERVER_NAME", "SERVER_PORT", "SCRIPT_NAME")
 
 __all__ = ["AudioError", "AudioLibrary", "AudioRejected", "AudioVersion", "PromptAudio", "key_of"]
 
@@ -111,7 +113,10 @@ class AudioLibrary(AudioStore):
             return self.public_url
         if not has_request_context():
             return ""
-        key = (request.scheme, request.host, request.root_path)
+        # Keyed by what the URL is built from (after ProxyFix, which rewrites these in the environ):
+        # read straight from the environ, cheaper than the request's computed properties.
+        environ = request.environ
+        key = tuple(environ.get(name) for name in URL_PARTS)
         found = self._roots.get(key)
         if found is None:  # built once per host a request arrives at, not for every request
             if len(self._roots) > 64:

@@ -176,10 +176,10 @@ def _live() -> Live:
 
 def _form() -> MultiDict[str, str]:
     """Return Twilio's form, read once from the body (a webhook's form is small and flat)."""
-    environ = request.environ
+    req = request._get_current_object()  # type: ignore[attr-defined]  # the request, not its proxy
+    environ = req.environ
     found = environ.get("ivr.form")
     if found is None:
-        req = request._get_current_object()  # type: ignore[attr-defined]  # the request, not its proxy
         body = b""
         if req.method == "POST" and req.mimetype == "application/x-www-form-urlencoded":
             body = req.get_data(cache=True)  # MAX_CONTENT_LENGTH holds: a larger body is a 413
