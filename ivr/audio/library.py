@@ -70,7 +70,7 @@ class AudioLibrary(AudioStore):
     def __init__(self, root: Path, public_url: str = "", check_seconds: float = 1.0) -> None:
         super().__init__(root, check_seconds)
         self.public_url = public_url.rstrip("/")
-        self._roots: dict[tuple[str, str, str], str] = {}
+        self._roots: dict[tuple[object, ...], str] = {}  # URL_PARTS of the environ -> root URL
 
     # -- reading -------------------------------------------------------------------------------
 
