@@ -47,6 +47,10 @@ class Measured:
     workers: list[Memory]
     master: Memory
 
+    def per_worker(self, part: str) -> float:
+        """Return the mean over the workers of one figure of their memory: rss, pss or private."""
+        return statistics.mean(getattr(w, part) for w in self.workers)
+
     @property
     def total_pss(self) -> float:
         """Return the memory the whole server takes from the machine: every process's PSS."""
@@ -133,18 +137,14 @@ def report(found: list[Measured]) -> None:
         f"{'master PSS':>12}{'all PSS':>11}"
     )
     for row in found:
-        rss, pss, private = (
-            statistics.mean(getattr(w, part) for w in row.workers) for part in ("rss", "pss", "private")
-        )
+        rss, pss, private = (row.per_worker(part) for part in ("rss", "pss", "private"))
         print(
             f"  {row.flow:<14}{'yes' if row.preload else 'no':<9}{row.startup_s:>7.2f} s{rss:>6.1f} MiB"
             f"{pss:>6.1f} MiB{private:>6.1f} MiB{row.master.pss:>8.1f} MiB{row.total_pss:>7.1f} MiB"
         )
     for flow in dict.fromkeys(row.flow for row in found):
         alone, shared = (next(r for r in found if r.flow == flow and r.preload is p) for p in (False, True))
-        worker = statistics.mean(w.pss for w in alone.workers) - statistics.mean(
-            w.pss for w in shared.workers
-        )
+        worker = alone.per_worker("pss") - shared.per_worker("pss")
         print(
             f"  {flow}: preloading saves {worker:.1f} MiB of PSS a worker and "
             f"{alone.total_pss - shared.total_pss:.1f} MiB in all (the master then holds the app too); "

@@ -42,11 +42,6 @@ class Database:
         self._lock = threading.Lock()
 
     @property
-    def opened(self) -> bool:
-        """Tell whether the engine has been made (in this process or the one it was forked from)."""
-        return self._engine is not None
-
-    @property
     def engine(self) -> Engine:
         """Return the engine, made the first time it is asked for."""
         with self._lock:

@@ -310,13 +310,13 @@ def prompts_folder(settings: Settings) -> Path:
     )
 
 
-if __name__ == "__main__":  # pragma: no cover - `python -m ivr.settings` prints the README's table
-    print(markdown(), end="")
-
-
 def database_url(settings: Settings) -> str:
     """Return the configured SQLAlchemy URL, else a SQLite file in the instance folder."""
     if settings.database_url:
         return settings.database_url
     settings.instance_dir.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{settings.instance_dir / 'ivr.sqlite3'}"
+
+
+if __name__ == "__main__":  # pragma: no cover - `python -m ivr.settings` prints the README's table
+    print(markdown(), end="")
